@@ -1,0 +1,183 @@
+// Wires everything together. No module-level state: one Agent object owns
+// the registry, scheduler, status and server, so tests can run several.
+import { Registry } from 'prom-client';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { loadConfigFile, type ConfigProblem, type LoadOptions } from './config/load.js';
+import type { ProbeConfig, VigilConfig } from './config/schema.js';
+import { createMetrics, type Metrics } from './metrics/catalogue.js';
+import { ProbeMetrics } from './metrics/probe-metrics.js';
+import { StatusBook, type HealthChange } from './health/status-book.js';
+import { Scheduler } from './scheduler/scheduler.js';
+import { ProbeRunner } from './scheduler/probe-runner.js';
+import { SingleFlight } from './probes/single-flight.js';
+import { PROBE_TYPES } from './probes/registry.js';
+import type { CommonProbeConfig } from './probes/definition.js';
+import type { Probe, ProbeResult } from './probes/types.js';
+import { buildApp } from './server/app.js';
+import type { AgentView, ReloadOutcome } from './server/view.js';
+
+export interface AgentOptions {
+  readonly configFile: string;
+  readonly config: VigilConfig;
+  readonly env: NodeJS.ProcessEnv;
+  readonly logger: Logger;
+  readonly version: string;
+  /** Overrides agent.listen (tests use port 0). */
+  readonly listenOverride?: { host: string; port: number };
+}
+
+/** Called for every probe result after health was updated (remediation hooks in here). */
+export type ResultListener = (change: HealthChange, result: ProbeResult) => void;
+
+export class Agent implements AgentView {
+  readonly registry = new Registry();
+  readonly status = new StatusBook();
+  readonly metrics: Metrics;
+  private readonly probeMetrics: ProbeMetrics;
+  private readonly scheduler: Scheduler;
+  private readonly singleFlight = new SingleFlight();
+  private readonly resultListeners: ResultListener[] = [];
+  private readonly app: FastifyInstance;
+  private config: VigilConfig;
+  private readonly startedAt = Date.now();
+  private lastReload: { ok: boolean; at: number; problems: readonly ConfigProblem[] } = { ok: true, at: Date.now(), problems: [] };
+  private reloading: Promise<ReloadOutcome> | undefined;
+  /** Recent scheduling lateness in ms (bounded ring) for /status and the benchmark. */
+  readonly lateness: number[] = [];
+
+  constructor(private readonly opts: AgentOptions) {
+    this.config = opts.config;
+    this.metrics = createMetrics(this.registry, { version: opts.version });
+    this.probeMetrics = new ProbeMetrics(this.metrics);
+    this.scheduler = new Scheduler({
+      onResult: (cfg, result, at) => this.onResult(cfg, result, at),
+      onSkip: (cfg, stuck) => {
+        this.probeMetrics.skipped(cfg.name);
+        if (stuck) this.opts.logger.warn({ probe: cfg.name }, 'probe run skipped: previous run still has not returned');
+      },
+      onLateness: (ms) => { this.lateness.push(ms); if (this.lateness.length > 10_000) this.lateness.splice(0, 5_000); },
+    });
+    this.app = buildApp(this);
+  }
+
+  static loadOptions(env: NodeJS.ProcessEnv): LoadOptions {
+    return { probeTypes: PROBE_TYPES, schema: { env } };
+  }
+
+  onProbeResult(listener: ResultListener): void {
+    this.resultListeners.push(listener);
+  }
+
+  /** Starts probing and serving; resolves with the address the server listens on. */
+  async start(): Promise<string> {
+    this.scheduler.start();
+    await this.applyProbes(this.config);
+    this.markReload(true, []);
+    const listen = this.opts.listenOverride ?? this.config.agent.listen;
+    return this.app.listen({ host: listen.host, port: listen.port });
+  }
+
+  async stop(): Promise<void> {
+    await this.scheduler.stop(this.config.agent.shutdown_timeout);
+    await this.app.close();
+  }
+
+  /** Parses and validates first; swaps only on success. Concurrent calls share one reload. */
+  reload(): Promise<ReloadOutcome> {
+    this.reloading ??= this.doReload().finally(() => { this.reloading = undefined; });
+    return this.reloading;
+  }
+
+  private async doReload(): Promise<ReloadOutcome> {
+    const loaded = await loadConfigFile(this.opts.configFile, Agent.loadOptions(this.opts.env));
+    if (!loaded.ok) {
+      this.markReload(false, loaded.problems);
+      this.opts.logger.error({ file: this.opts.configFile, problems: loaded.problems }, 'config reload failed; the previous config keeps running');
+      return { ok: false, problems: loaded.problems };
+    }
+    const prevListen = this.config.agent.listen;
+    const next = loaded.config;
+    const { added, removed } = await this.applyProbes(next);
+    this.config = next;
+    this.markReload(true, []);
+    if (!this.opts.listenOverride && (prevListen.host !== next.agent.listen.host || prevListen.port !== next.agent.listen.port)) {
+      this.opts.logger.warn({ listen: `${next.agent.listen.host}:${next.agent.listen.port}` }, 'agent.listen changed: takes effect after a restart');
+    }
+    this.opts.logger.info({ added, removed }, 'config reloaded');
+    return { ok: true, added, removed };
+  }
+
+  private markReload(ok: boolean, problems: readonly ConfigProblem[]): void {
+    const at = Date.now();
+    this.lastReload = ok ? { ok, at, problems } : { ok, at: this.lastReload.at, problems };
+    this.metrics.agent.reloadOk.set(ok ? 1 : 0);
+    if (ok) this.metrics.agent.reloadOkTime.set(at / 1000);
+  }
+
+  private async applyProbes(config: VigilConfig): Promise<{ added: string[]; removed: string[] }> {
+    const wanted = config.probes.map((p) => ({ cfg: p as CommonProbeConfig, fingerprint: fingerprint(p) }));
+    for (const p of config.probes) {
+      this.status.ensure(p.name, p.type, p);
+      this.probeMetrics.register(p.name, p.type, this.status.get(p.name)!.health);
+    }
+    const res = await this.scheduler.apply(wanted, (cfg) => this.createProbe(cfg as ProbeConfig), config.agent.shutdown_timeout);
+    for (const r of res.removed) {
+      if (!config.probes.some((p) => p.name === r.name && p.type === r.type)) this.probeMetrics.remove(r.name, r.type);
+      if (!config.probes.some((p) => p.name === r.name)) this.status.remove(r.name);
+    }
+    return { added: res.added, removed: res.removed.map((r) => r.name) };
+  }
+
+  private createProbe(cfg: ProbeConfig): Probe {
+    return cfg.definition.create(cfg, { logger: this.opts.logger.child({ probe: cfg.name }), singleFlight: this.singleFlight });
+  }
+
+  private onResult(cfg: CommonProbeConfig, result: ProbeResult, at: number): void {
+    const change = this.status.record(cfg.name, result, at);
+    if (!change) return;
+    this.probeMetrics.record(cfg.name, cfg.type, result, change.to, at);
+    if (change.from.state !== change.to.state) {
+      const level = change.to.state === 'critical' ? 'error' : change.to.state === 'warning' ? 'warn' : 'info';
+      this.opts.logger[level]({
+        probe: cfg.name, type: cfg.type, from: change.from.state, to: change.to.state,
+        consecutive_failures: change.to.consecutiveFailures, reason: result.reason, message: result.message,
+      }, `probe ${cfg.name} is now ${change.to.state}`);
+    }
+    for (const l of this.resultListeners) {
+      try { l(change, result); } catch (err) { this.opts.logger.error({ err }, 'result listener failed'); }
+    }
+  }
+
+  /** Runs one configured probe once, outside the schedule. */
+  async runOnce(name: string): Promise<ProbeResult | undefined> {
+    const cfg = this.config.probes.find((p) => p.name === name);
+    if (!cfg) return undefined;
+    const runner = new ProbeRunner(this.createProbe(cfg), cfg, { onResult: () => undefined, onSkip: () => undefined, onLateness: () => undefined });
+    try { return await runner.runOnce(); } finally { await runner.stop(0); }
+  }
+
+  // ---- AgentView -------------------------------------------------------------
+  info() {
+    return { version: this.opts.version, startedAt: this.startedAt, configFile: this.opts.configFile, lastReload: this.lastReload };
+  }
+
+  livenessProblems(): string[] {
+    const problems: string[] = [];
+    const beatAge = Date.now() - this.scheduler.lastBeat;
+    if (beatAge > 5000) problems.push(`event loop stalled: scheduler heartbeat ${Math.round(beatAge / 1000)}s old`);
+    const overdue = this.scheduler.overdue(5000);
+    if (overdue.length > 0) problems.push(`probes overdue: ${overdue.slice(0, 10).join(', ')}`);
+    return problems;
+  }
+
+  statusSections(): Record<string, unknown> {
+    return {};
+  }
+}
+
+/** What identifies a probe's config for reload: everything but the definition object. */
+function fingerprint(p: ProbeConfig): unknown {
+  const { definition: _definition, ...rest } = p;
+  return rest;
+}

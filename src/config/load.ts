@@ -1,0 +1,111 @@
+// Reads vigil.yaml, validates it, and reports every problem with its YAML
+// path and line. Nothing here throws for bad input: callers get a list.
+import { readFile } from 'node:fs/promises';
+import { LineCounter, parseDocument, isMap, isSeq, isPair, isScalar, type Node, type Document } from 'yaml';
+import type { z } from 'zod';
+import { buildConfigSchema, type VigilConfig } from './schema.js';
+import type { SchemaContext } from '../probes/definition.js';
+import type { AnyProbeDefinition } from '../probes/registry.js';
+
+export interface ConfigProblem {
+  /** YAML path like `probes[1].timeout`; empty for file-level problems. */
+  readonly path: string;
+  readonly line?: number;
+  readonly message: string;
+}
+
+export type LoadResult =
+  | { readonly ok: true; readonly config: VigilConfig }
+  | { readonly ok: false; readonly problems: readonly ConfigProblem[] };
+
+export interface LoadOptions {
+  readonly probeTypes: readonly AnyProbeDefinition[];
+  readonly schema: SchemaContext;
+}
+
+export async function loadConfigFile(file: string, opts: LoadOptions): Promise<LoadResult> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const message = code === 'ENOENT' ? `config file ${file} does not exist`
+      : code === 'EACCES' ? `config file ${file} is not readable (permission denied)`
+      : code === 'EISDIR' ? `${file} is a directory, not a config file`
+      : `cannot read config file ${file}: ${(err as Error).message}`;
+    return { ok: false, problems: [{ path: '', message }] };
+  }
+  return parseConfigText(text, opts);
+}
+
+export function parseConfigText(text: string, opts: LoadOptions): LoadResult {
+  if (text.trim() === '' || /^(\s*#.*\n?)*\s*$/.test(text)) {
+    return { ok: false, problems: [{ path: '', message: 'config file is empty: it needs at least a `probes:` list (see examples/vigil.yaml)' }] };
+  }
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    return { ok: false, problems: doc.errors.map((e) => ({
+      path: '', line: e.linePos?.[0]?.line, message: `YAML syntax error: ${e.message.split('\n')[0]}`,
+    })) };
+  }
+  if (!isMap(doc.contents)) {
+    return { ok: false, problems: [{ path: '', line: 1, message: 'the top level must be a mapping with keys like agent: and probes:' }] };
+  }
+  const parsed = buildConfigSchema(opts.probeTypes, opts.schema).safeParse(doc.toJS());
+  if (parsed.success) return { ok: true, config: parsed.data };
+  return { ok: false, problems: zodProblems(parsed.error, doc, lineCounter) };
+}
+
+function zodProblems(error: z.ZodError, doc: Document, lc: LineCounter): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  for (const issue of error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        const path = [...issue.path, key];
+        problems.push({ path: formatPath(path), line: lineOf(doc, lc, path, true), message: 'unknown key' });
+      }
+      continue;
+    }
+    const message = issue.code === 'invalid_type' && issue.received === 'undefined' ? 'is required' : issue.message;
+    problems.push({ path: formatPath(issue.path), line: lineOf(doc, lc, issue.path, false), message });
+  }
+  problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+  return problems.filter((p, i) => i === 0 || p.path !== problems[i - 1].path || p.message !== problems[i - 1].message);
+}
+
+export function formatPath(path: ReadonlyArray<string | number>): string {
+  return path.reduce<string>((acc, seg) => (typeof seg === 'number' ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg), '');
+}
+
+/** Line of the node at `path` (of its key when `atKey`), or of its nearest existing parent. */
+function lineOf(doc: Document, lc: LineCounter, path: ReadonlyArray<string | number>, atKey: boolean): number | undefined {
+  let node: unknown = doc.contents;
+  let line = rangeLine(node, lc);
+  for (const seg of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === seg);
+      if (!pair) break;
+      line = rangeLine(pair.key, lc) ?? line;
+      node = pair.value;
+      if (!atKey || seg !== path[path.length - 1]) line = rangeLine(node, lc) ?? line;
+    } else if (isSeq(node) && typeof seg === 'number' && node.items[seg] !== undefined) {
+      node = node.items[seg];
+      line = rangeLine(node, lc) ?? line;
+    } else break;
+  }
+  return line;
+}
+
+function rangeLine(node: unknown, lc: LineCounter): number | undefined {
+  const range = (node as Node | undefined)?.range;
+  return range ? lc.linePos(range[0]).line : undefined;
+}
+
+export function formatProblems(file: string, problems: readonly ConfigProblem[]): string {
+  const lines = problems.map((p) => {
+    const where = p.path ? `${p.path}${p.line !== undefined ? ` (line ${p.line})` : ''}` : p.line !== undefined ? `line ${p.line}` : '';
+    return where ? `  ${where}: ${p.message}` : `  ${p.message}`;
+  });
+  return `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n${lines.join('\n')}\n`;
+}

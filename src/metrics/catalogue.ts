@@ -1,0 +1,77 @@
+// Every metric vigil exports is defined here and nowhere else. Dashboards and
+// alerts depend on these names: extend, don't rename.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Per-type gauges a probe may report through its observations. Each gets the
+ * `probe` label plus the extra labels listed; the exported name is `vigil_<key>`.
+ */
+export const OBSERVATION_GAUGES = {
+  http_status_code: { help: 'HTTP status code of the last response.', labels: [] },
+  tls_cert_expiry_timestamp_seconds: { help: 'Earliest expiry (Unix time) among the certificates the peer presented.', labels: [] },
+  disk_avail_bytes: { help: 'Bytes available to unprivileged users on the filesystem of the path.', labels: ['path'] },
+  disk_size_bytes: { help: 'Size of the filesystem of the path in bytes.', labels: ['path'] },
+  disk_inodes_free_ratio: { help: 'Free inodes as a ratio of all inodes (0-1).', labels: ['path'] },
+  disk_readonly: { help: '1 when the filesystem of the path is mounted read-only.', labels: ['path'] },
+  db_connect_duration_seconds: { help: 'Time the last run spent connecting to the database.', labels: [] },
+  db_query_duration_seconds: { help: 'Time the last run spent on its query.', labels: [] },
+  mysql_replication_lag_seconds: { help: 'Replication lag by source (heartbeat|seconds_behind); NaN when unknown.', labels: ['channel', 'source'] },
+  mysql_replica_io_running: { help: '1 when the replica IO thread is running.', labels: ['channel'] },
+  mysql_replica_sql_running: { help: '1 when the replica SQL thread is running.', labels: ['channel'] },
+  mysql_replica_last_errno: { help: 'Last_IO_Errno / Last_SQL_Errno of the replica (0 = none).', labels: ['channel', 'thread'] },
+} as const satisfies Record<string, { help: string; labels: readonly string[] }>;
+
+export type ObservationName = keyof typeof OBSERVATION_GAUGES;
+
+export const HEALTH_STATES = ['unknown', 'passing', 'warning', 'critical'] as const;
+export type HealthState = (typeof HEALTH_STATES)[number];
+
+export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Builds every metric on a fresh registry; the agent owns the result. */
+export function createMetrics(registry: Registry, build: { version: string }) {
+  const r = [registry];
+  collectDefaultMetrics({ register: registry });
+
+  const probe = {
+    success: new Gauge({ name: 'vigil_probe_success', help: '1 when the last run of the probe succeeded.', labelNames: ['probe', 'type'], registers: r }),
+    duration: new Histogram({ name: 'vigil_probe_duration_seconds', help: 'Duration of probe runs.', labelNames: ['probe', 'type'], buckets: DURATION_BUCKETS, registers: r }),
+    runs: new Counter({ name: 'vigil_probe_runs_total', help: 'Probe runs by result (success|failure).', labelNames: ['probe', 'type', 'result'], registers: r }),
+    failures: new Counter({ name: 'vigil_probe_failures_total', help: 'Failed probe runs by reason.', labelNames: ['probe', 'type', 'reason'], registers: r }),
+    consecutiveFailures: new Gauge({ name: 'vigil_probe_consecutive_failures', help: 'Failed runs in a row.', labelNames: ['probe'], registers: r }),
+    state: new Gauge({ name: 'vigil_probe_state', help: '1 for the current health state (unknown|passing|warning|critical) of the probe, 0 for the others.', labelNames: ['probe', 'state'], registers: r }),
+    lastRun: new Gauge({ name: 'vigil_probe_last_run_timestamp_seconds', help: 'Unix time the last run finished.', labelNames: ['probe'], registers: r }),
+    skipped: new Counter({ name: 'vigil_probe_skipped_total', help: 'Scheduled runs skipped because the previous run had not returned.', labelNames: ['probe'], registers: r }),
+    lastFailureInfo: new Gauge({ name: 'vigil_probe_last_failure_info', help: '1 with the reason of the current failure; absent while the last run succeeded.', labelNames: ['probe', 'type', 'reason'], registers: r }),
+  };
+
+  const observations = Object.fromEntries(
+    Object.entries(OBSERVATION_GAUGES).map(([key, def]) => [key, new Gauge({
+      name: `vigil_${key}`, help: def.help, labelNames: ['probe', ...def.labels], registers: r,
+    })]),
+  ) as Record<ObservationName, Gauge<string>>;
+
+  const remediation = {
+    actions: new Counter({ name: 'vigil_remediation_actions_total', help: 'Remediation actions by outcome (succeeded|failed|dry_run).', labelNames: ['rule', 'action', 'outcome'], registers: r }),
+    blocked: new Counter({ name: 'vigil_remediation_blocked_total', help: 'Remediation decisions that were blocked, by reason.', labelNames: ['rule', 'action', 'reason'], registers: r }),
+    breakerOpen: new Gauge({ name: 'vigil_remediation_breaker_open', help: '1 while the rule\'s breaker is open (max_actions reached within window).', labelNames: ['rule'], registers: r }),
+    lastAction: new Gauge({ name: 'vigil_remediation_last_action_timestamp_seconds', help: 'Unix time of the rule\'s last completed action.', labelNames: ['rule'], registers: r }),
+    paused: new Gauge({ name: 'vigil_remediation_paused', help: '1 while an operator has paused all remediation.', registers: r }),
+    maintenance: new Gauge({ name: 'vigil_maintenance_active', help: '1 while a maintenance window suppresses remediation.', registers: r }),
+  };
+
+  const agent = {
+    buildInfo: new Gauge({ name: 'vigil_build_info', help: 'Always 1; labels tell the build.', labelNames: ['version', 'node_version'], registers: r }),
+    reloadOk: new Gauge({ name: 'vigil_config_last_reload_successful', help: '1 when the last config load or reload succeeded.', registers: r }),
+    reloadOkTime: new Gauge({ name: 'vigil_config_last_reload_success_timestamp_seconds', help: 'Unix time of the last successful config load.', registers: r }),
+    lockHeld: new Gauge({ name: 'vigil_coordination_lock_held', help: '1 while this agent holds the coordination lock.', labelNames: ['key'], registers: r }),
+    clusterEpoch: new Gauge({ name: 'vigil_mysql_cluster_epoch', help: 'Epoch of the cluster\'s primary record as this agent last saw it.', labelNames: ['cluster'], registers: r }),
+  };
+  agent.buildInfo.set({ version: build.version, node_version: process.version }, 1);
+  remediation.paused.set(0);
+  remediation.maintenance.set(0);
+
+  return { registry, probe, observations, remediation, agent };
+}

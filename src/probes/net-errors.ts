@@ -1,0 +1,52 @@
+// Maps the error codes Node, undici and database drivers raise to the fixed
+// failure reasons, so every network probe reports the same reason for the same
+// cause. The message keeps the code for people; the label gets the reason.
+import type { FailureReason } from './types.js';
+
+const DNS = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME', 'EAI_NODATA']);
+const CONNECT = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'EADDRNOTAVAIL',
+  'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'PROTOCOL_CONNECTION_LOST']);
+const TIMEOUT = new Set(['ETIMEDOUT', 'ABORT_ERR', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT', 'UND_ERR_ABORTED']);
+
+function isTlsCode(code: string): boolean {
+  return code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.startsWith('CERT_')
+    || code.includes('SELF_SIGNED') || code.startsWith('UNABLE_TO_') || code === 'HOSTNAME_MISMATCH'
+    || code === 'EPROTO' || code === 'DEPTH_ZERO_SELF_SIGNED_CERT';
+}
+
+/** The innermost error that carries a code (fetch-style errors wrap the cause). */
+function codeOf(err: unknown): string | undefined {
+  let cur: unknown = err;
+  for (let depth = 0; cur && depth < 5; depth++) {
+    const e = cur as { code?: unknown; name?: unknown; cause?: unknown };
+    if (typeof e.code === 'string' && e.code !== '') return e.code;
+    if (e.name === 'AbortError' || e.name === 'TimeoutError') return 'ABORT_ERR';
+    cur = e.cause;
+  }
+  return undefined;
+}
+
+export function classifyNetworkError(err: unknown, aborted: boolean): { reason: FailureReason; message: string } {
+  const code = codeOf(err) ?? '';
+  const text = err instanceof Error ? err.message : String(err);
+  const message = code && !text.includes(code) ? `${code}: ${text}` : text;
+  if (aborted || TIMEOUT.has(code)) return { reason: 'timeout', message: aborted ? `timed out (${message})` : message };
+  if (DNS.has(code)) return { reason: 'dns', message };
+  if (CONNECT.has(code)) return { reason: 'connect_refused', message };
+  if (isTlsCode(code)) return { reason: 'tls', message };
+  return { reason: 'internal', message };
+}
+
+/** A URL safe to show: no user, no password, no query string (tokens live there). */
+export function displayUrl(raw: string): string {
+  try {
+    const u = new URL(raw);
+    u.username = '';
+    u.password = '';
+    u.search = u.search ? '?…' : '';
+    return u.toString();
+  } catch {
+    return '(invalid url)';
+  }
+}

@@ -1,0 +1,50 @@
+// TCP probe: connect (optionally with a TLS handshake) within the timeout.
+import net from 'node:net';
+import tls from 'node:tls';
+import { z } from 'zod';
+import { hostPort } from '../config/fields.js';
+import { tlsConfig, earliestExpiry } from '../config/tls.js';
+import { defineProbe } from './definition.js';
+import { classifyNetworkError } from './net-errors.js';
+import { fail, timed } from './outcome.js';
+import type { ProbeOutcome } from './types.js';
+
+export const tcpProbe = defineProbe({
+  type: 'tcp',
+  fields: () => ({
+    address: hostPort(),
+    tls: z.union([z.literal(true), tlsConfig()]).optional(),
+  }),
+  create(cfg) {
+    const { host, port } = cfg.address;
+    const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+    const tlsOpts = cfg.tls === true ? { rejectUnauthorized: true } : cfg.tls;
+    return {
+      name: cfg.name,
+      type: 'tcp',
+      run: (signal) => timed(() => new Promise<ProbeOutcome>((resolve) => {
+        const socket: net.Socket = tlsOpts
+          ? tls.connect({ host, port, servername: tlsOpts.servername ?? (net.isIP(host) ? undefined : host), ca: tlsOpts.ca,
+            cert: tlsOpts.cert, key: tlsOpts.key, rejectUnauthorized: tlsOpts.rejectUnauthorized })
+          : net.connect({ host, port });
+        const done = (outcome: ProbeOutcome) => {
+          signal.removeEventListener('abort', onAbort);
+          socket.destroy();
+          resolve(outcome);
+        };
+        const onAbort = () => done(fail('timeout', `connect to ${where} timed out`));
+        signal.addEventListener('abort', onAbort, { once: true });
+        if (signal.aborted) return onAbort();
+        socket.once(tlsOpts ? 'secureConnect' : 'connect', () => {
+          const expiry = tlsOpts ? earliestExpiry((socket as tls.TLSSocket).getPeerCertificate(true)) : undefined;
+          done({ ok: true, message: `connected to ${where}${tlsOpts ? ' (TLS)' : ''}`,
+            observations: expiry === undefined ? [] : [{ name: 'tls_cert_expiry_timestamp_seconds', value: expiry }] });
+        });
+        socket.once('error', (err) => {
+          const c = classifyNetworkError(err, false);
+          done(fail(c.reason, `connect to ${where}: ${c.message}`));
+        });
+      })),
+    };
+  },
+});

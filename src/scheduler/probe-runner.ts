@@ -1,0 +1,132 @@
+// Runs one probe on its schedule: staggered first run, timeout through an
+// AbortSignal, never two runs at once (a tick that finds the last run still
+// going is skipped and counted), faster interval while failing if configured.
+import cron, { type ScheduledTask } from 'node-cron';
+import type { CommonProbeConfig } from '../probes/definition.js';
+import type { Probe, ProbeResult } from '../probes/types.js';
+import { formatDuration } from '../config/durations.js';
+
+/** How long past its timeout a probe may take to honour the abort before we stop waiting. */
+export const ABORT_GRACE_MS = 1000;
+
+export interface RunnerHooks {
+  onResult(result: ProbeResult, finishedAt: number): void;
+  onSkip(stuck: boolean): void;
+  /** Milliseconds between the planned and the actual start of a run. */
+  onLateness(ms: number): void;
+}
+
+export class ProbeRunner {
+  private timer: NodeJS.Timeout | undefined;
+  private cronTask: ScheduledTask | undefined;
+  private inFlight: Promise<void> | undefined;
+  private inFlightSince = 0;
+  private lastOk = true;
+  private stopped = false;
+  /** When the next run is due (interval schedules); read by the liveness check. */
+  nextDueAt: number | undefined;
+
+  constructor(
+    readonly probe: Probe,
+    private readonly cfg: CommonProbeConfig,
+    private readonly hooks: RunnerHooks,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  start(random: () => number = Math.random): void {
+    if (this.cfg.schedule.kind === 'cron') {
+      this.cronTask = cron.schedule(this.cfg.schedule.expr, (ctx) => this.tick(ctx.date.getTime()), { name: `vigil:${this.cfg.name}` });
+      return;
+    }
+    // Consul-style stagger: spread first runs over the interval so a fleet of
+    // probes (or hosts) does not fire in lockstep.
+    this.planAt(this.now() + Math.floor(random() * this.cfg.schedule.everyMs));
+  }
+
+  /** Stops scheduling; resolves once the in-flight run returned or `waitMs` passed. */
+  async stop(waitMs: number): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.nextDueAt = undefined;
+    if (this.cronTask) await this.cronTask.destroy();
+    if (this.inFlight) {
+      let t: NodeJS.Timeout | undefined;
+      await Promise.race([this.inFlight, new Promise<void>((r) => { t = setTimeout(r, waitMs); })]);
+      clearTimeout(t);
+    }
+    await this.probe.close?.().catch(() => undefined);
+  }
+
+  /** Runs once now, outside the schedule (the CLI's one-shot `probe` command). */
+  runOnce(): Promise<ProbeResult> {
+    return this.execute().result;
+  }
+
+  private planAt(at: number): void {
+    if (this.stopped) return;
+    this.nextDueAt = at;
+    this.timer = setTimeout(() => this.tick(at), Math.max(0, at - this.now()));
+  }
+
+  private periodMs(): number {
+    if (this.cfg.schedule.kind !== 'interval') return 0;
+    return !this.lastOk && this.cfg.intervalWhenFailingMs ? this.cfg.intervalWhenFailingMs : this.cfg.schedule.everyMs;
+  }
+
+  private tick(plannedAt: number): void {
+    if (this.stopped) return;
+    const startedAt = this.now();
+    this.hooks.onLateness(Math.max(0, startedAt - plannedAt));
+    if (this.inFlight) {
+      // Still running: a run that is already past its deadline is stuck, and
+      // that is itself a failure the operator must see.
+      const stuck = startedAt - this.inFlightSince > this.cfg.timeoutMs + ABORT_GRACE_MS;
+      this.hooks.onSkip(stuck);
+      if (stuck) {
+        this.lastOk = false;
+        this.hooks.onResult({ ok: false, reason: 'timeout', durationSeconds: (startedAt - this.inFlightSince) / 1000, observations: [],
+          message: `previous run has not returned after ${formatDuration(startedAt - this.inFlightSince)}; run skipped` }, startedAt);
+      }
+    } else {
+      this.inFlightSince = startedAt;
+      const { result, settled } = this.execute();
+      this.inFlight = settled;
+      void settled.then(() => { if (this.inFlight === settled) this.inFlight = undefined; });
+      void result.then((r) => {
+        this.lastOk = r.ok;
+        if (!this.stopped) this.hooks.onResult(r, this.now());
+      });
+    }
+    if (this.cfg.schedule.kind === 'interval') {
+      const period = this.periodMs();
+      let next = plannedAt + period;
+      // Fell behind (event loop blocked, machine suspended): skip missed slots
+      // instead of firing a burst.
+      if (next <= startedAt) next = startedAt + period - ((startedAt - plannedAt) % period);
+      this.planAt(next);
+    }
+  }
+
+  /**
+   * One run. `result` resolves by the timeout (plus a grace for the abort to
+   * land); `settled` only when probe.run really returns, which is what keeps
+   * the next run from overlapping a stuck one.
+   */
+  private execute(): { result: Promise<ProbeResult>; settled: Promise<void> } {
+    const controller = new AbortController();
+    const abortTimer = setTimeout(() => controller.abort(new Error('probe timeout')), this.cfg.timeoutMs);
+    const run = Promise.resolve().then(() => this.probe.run(controller.signal)).catch((err: unknown): ProbeResult => ({
+      ok: false, reason: 'internal', durationSeconds: 0, observations: [],
+      message: `probe threw: ${err instanceof Error ? err.message : String(err)}`,
+    }));
+    let deadline: NodeJS.Timeout | undefined;
+    const hardDeadline = new Promise<ProbeResult>((resolve) => {
+      deadline = setTimeout(() => resolve({
+        ok: false, reason: 'timeout', durationSeconds: (this.cfg.timeoutMs + ABORT_GRACE_MS) / 1000, observations: [],
+        message: `did not return within timeout ${formatDuration(this.cfg.timeoutMs)} and ignored the abort`,
+      }), this.cfg.timeoutMs + ABORT_GRACE_MS);
+    });
+    const settled = run.then(() => { clearTimeout(abortTimer); clearTimeout(deadline); });
+    return { result: Promise.race([run, hardDeadline]), settled };
+  }
+}

@@ -1,0 +1,20 @@
+// Builds the HTTP app (without listening) so tests can inject() or listen on port 0.
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { AgentView } from './view.js';
+import { metricsRoute } from './routes/metrics.js';
+import { statusRoute } from './routes/status.js';
+import { healthRoutes } from './routes/health.js';
+import { reloadRoute } from './routes/reload.js';
+
+export function buildApp(view: AgentView): FastifyInstance {
+  const app = Fastify({ logger: false });
+  metricsRoute(app, view);
+  statusRoute(app, view);
+  healthRoutes(app, view);
+  reloadRoute(app, view);
+  app.get('/', async (_req, reply) => reply.type('text/html').send(
+    '<html><head><title>vigil</title></head><body><h1>vigil</h1><ul>'
+    + '<li><a href="/metrics">/metrics</a></li><li><a href="/status">/status</a></li>'
+    + '<li><a href="/ready">/ready</a></li><li><a href="/healthz">/healthz</a></li></ul></body></html>'));
+  return app;
+}

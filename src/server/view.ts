@@ -1,0 +1,30 @@
+// What the HTTP routes may see of the agent: read-only views and a few
+// commands. Routes never reach into the agent's internals.
+import type { Registry } from 'prom-client';
+import type { StatusBook } from '../health/status-book.js';
+import type { ConfigProblem } from '../config/load.js';
+
+export interface ReloadOutcome {
+  readonly ok: boolean;
+  readonly problems?: readonly ConfigProblem[];
+  readonly added?: readonly string[];
+  readonly removed?: readonly string[];
+}
+
+export interface AgentInfo {
+  readonly version: string;
+  readonly startedAt: number;
+  readonly configFile: string;
+  readonly lastReload: { readonly ok: boolean; readonly at: number; readonly problems: readonly ConfigProblem[] };
+}
+
+export interface AgentView {
+  readonly registry: Registry;
+  readonly status: StatusBook;
+  info(): AgentInfo;
+  /** Empty when alive; otherwise what is wrong (event loop stalled, probes overdue). */
+  livenessProblems(): string[];
+  reload(): Promise<ReloadOutcome>;
+  /** Extra /status sections contributed by other parts (remediation, coordination). */
+  statusSections(): Record<string, unknown>;
+}
