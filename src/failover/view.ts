@@ -1,7 +1,7 @@
 // What each agent publishes about its own database server under
 // <prefix>/clusters/<cluster>/members/<name> (bound to its lease, so a dead
-// agent's view disappears), and the cluster's primary record. Both are read
-// back from etcd, i.e. from other processes: parse them defensively.
+// agent's view disappears). Views are read back from etcd, i.e. written by
+// other processes, possibly other versions: parse them defensively.
 import { z } from 'zod';
 
 export const IO_STATES = ['Yes', 'No', 'Connecting', 'Preparing'] as const;
@@ -41,18 +41,6 @@ export const memberViewSchema = z.object({
 }).passthrough();
 
 export type MemberView = z.output<typeof memberViewSchema>;
-
-export const primaryRecordSchema = z.object({
-  name: z.string(),
-  host: z.string(),
-  port: z.number().int(),
-  server_id: z.number().int().nullable(),
-  epoch: z.number().int().min(0),
-  promoted_at: z.string(),
-  promoted_by: z.string(),
-}).passthrough();
-
-export type PrimaryRecord = z.output<typeof primaryRecordSchema>;
 
 export function sameEndpoint(a: { host: string; port: number } | null | undefined, b: { host: string; port: number } | null | undefined): boolean {
   return !!a && !!b && a.host === b.host && a.port === b.port;
