@@ -19,6 +19,8 @@ export const OBSERVATION_GAUGES = {
   mysql_replica_io_running: { help: '1 when the replica IO thread is running.', labels: ['channel'] },
   mysql_replica_sql_running: { help: '1 when the replica SQL thread is running.', labels: ['channel'] },
   mysql_replica_last_errno: { help: 'Last_IO_Errno / Last_SQL_Errno of the replica (0 = none).', labels: ['channel', 'thread'] },
+  mysql_replica_thread_state: { help: 'Replica thread state: 1 for the current of running|connecting|stopped per thread (io|sql), 0 for the others.', labels: ['channel', 'thread', 'state'] },
+  mysql_heartbeat_last_write_timestamp_seconds: { help: 'Unix time written into the heartbeat row by the last successful write.', labels: [] },
 } as const satisfies Record<string, { help: string; labels: readonly string[] }>;
 
 export type ObservationName = keyof typeof OBSERVATION_GAUGES;

@@ -2,6 +2,10 @@
 import type { ProbeDefinition } from './definition.js';
 import { diskProbe } from './disk.js';
 import { httpProbe } from './http.js';
+import { mysqlProbe } from './mysql.js';
+import { mysqlHeartbeatProbe } from './mysql-heartbeat.js';
+import { mysqlReplicationProbe } from './mysql-replication.js';
+import { postgresProbe } from './postgres.js';
 import { tcpProbe } from './tcp.js';
 
 // Each definition is typed by its own fields; the registry only needs the
@@ -9,4 +13,5 @@ import { tcpProbe } from './tcp.js';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyProbeDefinition = ProbeDefinition<any>;
 
-export const PROBE_TYPES: readonly AnyProbeDefinition[] = [httpProbe, tcpProbe, diskProbe];
+export const PROBE_TYPES: readonly AnyProbeDefinition[] = [httpProbe, tcpProbe, diskProbe,
+  mysqlProbe, mysqlReplicationProbe, mysqlHeartbeatProbe, postgresProbe];
