@@ -16,6 +16,9 @@ import type { CommonProbeConfig } from './probes/definition.js';
 import type { Probe, ProbeResult } from './probes/types.js';
 import { buildApp } from './server/app.js';
 import type { AgentView, ReloadOutcome } from './server/view.js';
+import { ACTION_TYPES } from './actions/registry.js';
+import { RemediationRunner } from './remediation/runner.js';
+import { buildAdminApp } from './server/admin.js';
 
 export interface AgentOptions {
   readonly configFile: string;
@@ -45,6 +48,10 @@ export class Agent implements AgentView {
   private reloading: Promise<ReloadOutcome> | undefined;
   /** Recent scheduling lateness in ms (bounded ring) for /status and the benchmark. */
   readonly lateness: number[] = [];
+  readonly remediation: RemediationRunner;
+  private admin: FastifyInstance | undefined;
+  /** Where the admin API listens (undefined when disabled). */
+  adminAddress: string | undefined;
 
   constructor(private readonly opts: AgentOptions) {
     this.config = opts.config;
@@ -59,10 +66,18 @@ export class Agent implements AgentView {
       onLateness: (ms) => { this.lateness.push(ms); if (this.lateness.length > 10_000) this.lateness.splice(0, 5_000); },
     });
     this.app = buildApp(this);
+    this.remediation = new RemediationRunner({
+      logger: opts.logger, metrics: this.metrics, env: opts.env,
+      health: (probe) => {
+        const s = this.status.get(probe);
+        return s?.lastResult ? { consecutiveFailures: s.health.consecutiveFailures, lastAt: Date.parse(s.lastResult.time) } : undefined;
+      },
+    });
+    this.onProbeResult((change, result) => this.remediation.onResult(change, result));
   }
 
   static loadOptions(env: NodeJS.ProcessEnv): LoadOptions {
-    return { probeTypes: PROBE_TYPES, schema: { env } };
+    return { probeTypes: PROBE_TYPES, actionTypes: ACTION_TYPES, schema: { env } };
   }
 
   onProbeResult(listener: ResultListener): void {
@@ -71,15 +86,33 @@ export class Agent implements AgentView {
 
   /** Starts probing and serving; resolves with the address the server listens on. */
   async start(): Promise<string> {
+    // Before any probe runs: remediation state comes from the journal first.
+    await this.remediation.start(this.config);
     this.scheduler.start();
     await this.applyProbes(this.config);
     this.markReload(true, []);
     const listen = this.opts.listenOverride ?? this.config.agent.listen;
-    return this.app.listen({ host: listen.host, port: listen.port });
+    const address = await this.app.listen({ host: listen.host, port: listen.port });
+    await this.startAdmin();
+    return address;
+  }
+
+  private async startAdmin(): Promise<void> {
+    const cfg = this.config.admin;
+    if (!cfg?.token) {
+      if (cfg) this.opts.logger.warn('admin API disabled: admin.token_file is not set');
+      return;
+    }
+    this.admin = buildAdminApp(this.remediation, () => this.config.admin?.token, this.opts.logger);
+    this.adminAddress = await this.admin.listen({ host: cfg.listen.host, port: cfg.listen.port });
+    this.remediation.adminAddress = this.adminAddress;
+    this.opts.logger.info({ address: this.adminAddress }, 'admin API listening');
   }
 
   async stop(): Promise<void> {
     await this.scheduler.stop(this.config.agent.shutdown_timeout);
+    await this.remediation.stop(this.config.agent.shutdown_timeout);
+    await this.admin?.close();
     await this.app.close();
   }
 
@@ -100,6 +133,7 @@ export class Agent implements AgentView {
     const next = loaded.config;
     const { added, removed } = await this.applyProbes(next);
     this.config = next;
+    this.remediation.apply(next);
     this.markReload(true, []);
     if (!this.opts.listenOverride && (prevListen.host !== next.agent.listen.host || prevListen.port !== next.agent.listen.port)) {
       this.opts.logger.warn({ listen: `${next.agent.listen.host}:${next.agent.listen.port}` }, 'agent.listen changed: takes effect after a restart');
@@ -172,7 +206,7 @@ export class Agent implements AgentView {
   }
 
   statusSections(): Record<string, unknown> {
-    return {};
+    return { remediation: this.remediation.status() };
   }
 }
 

@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { buildConfigSchema, type VigilConfig } from './schema.js';
 import type { SchemaContext } from '../probes/definition.js';
 import type { AnyProbeDefinition } from '../probes/registry.js';
+import type { AnyActionDefinition } from '../actions/registry.js';
 
 export interface ConfigProblem {
   /** YAML path like `probes[1].timeout`; empty for file-level problems. */
@@ -20,6 +21,8 @@ export type LoadResult =
 
 export interface LoadOptions {
   readonly probeTypes: readonly AnyProbeDefinition[];
+  /** Defaults to every registered action type. */
+  readonly actionTypes?: readonly AnyActionDefinition[];
   readonly schema: SchemaContext;
 }
 
@@ -52,7 +55,7 @@ export function parseConfigText(text: string, opts: LoadOptions): LoadResult {
   if (!isMap(doc.contents)) {
     return { ok: false, problems: [{ path: '', line: 1, message: 'the top level must be a mapping with keys like agent: and probes:' }] };
   }
-  const parsed = buildConfigSchema(opts.probeTypes, opts.schema).safeParse(doc.toJS());
+  const parsed = buildConfigSchema(opts.probeTypes, opts.schema, opts.actionTypes).safeParse(doc.toJS());
   if (parsed.success) return { ok: true, config: parsed.data };
   return { ok: false, problems: zodProblems(parsed.error, doc, lineCounter) };
 }

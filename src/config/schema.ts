@@ -6,6 +6,8 @@ import { duration, hostPort, positiveDuration } from './fields.js';
 import { formatDuration } from './durations.js';
 import type { CommonProbeConfig, SchemaContext } from '../probes/definition.js';
 import type { AnyProbeDefinition } from '../probes/registry.js';
+import { ACTION_TYPES, type AnyActionDefinition } from '../actions/registry.js';
+import { agentRemediationFields, checkRemediations, remediationTopLevel } from '../remediation/schema.js';
 
 const NAME_RE = /^[a-z0-9_-]+$/;
 const DEFAULT_INTERVAL_MS = 10_000;
@@ -70,14 +72,16 @@ function probeSchema(defs: readonly AnyProbeDefinition[], ctx: SchemaContext) {
   });
 }
 
-export function buildConfigSchema(defs: readonly AnyProbeDefinition[], ctx: SchemaContext) {
+export function buildConfigSchema(defs: readonly AnyProbeDefinition[], ctx: SchemaContext, actionDefs: readonly AnyActionDefinition[] = ACTION_TYPES) {
   return z.object({
     agent: z.object({
       listen: hostPort().default('127.0.0.1:9817'),
       log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
       shutdown_timeout: duration().default('10s'),
+      ...agentRemediationFields,
     }).strict().default({}),
     probes: z.array(probeSchema(defs, ctx)).default([]),
+    ...remediationTopLevel(actionDefs, ctx),
   }).strict().superRefine((cfg, zctx) => {
     const seen = new Map<string, number>();
     cfg.probes.forEach((p, i) => {
@@ -86,6 +90,7 @@ export function buildConfigSchema(defs: readonly AnyProbeDefinition[], ctx: Sche
         zctx.addIssue({ code: z.ZodIssueCode.custom, path: ['probes', i, 'name'], message: `duplicate probe name "${p.name}" (also probes[${first}])` });
       } else seen.set(p.name, i);
     });
+    checkRemediations(cfg, zctx);
   });
 }
 

@@ -29,6 +29,10 @@ export function conditionOf(state: RuleState, spec: RuleSpec, ctx: DecisionConte
     const seen = view?.lastAt === undefined ? 'no result yet' : view.lastOk ? 'passing' : 'failing';
     parts.push(`${p}: ${n}/${spec.needed[p]} failures counted (${seen})`);
   }
+  const gov = governingAction(state, spec, ctx.dryRun, ctx.after);
+  if (gov && ctx.now <= gov.graceEnd) {
+    parts.push(gov.graceEnd === Infinity ? 'failures not counted while the action runs' : `failures not counted until ${iso(gov.graceEnd)} (grace after the last action)`);
+  }
   return { met, unmet, text: parts.join('; ') };
 }
 

@@ -1,0 +1,84 @@
+// Runs a program without a shell in its own process group, captures its
+// output up to a limit, and on timeout kills the whole group (a runbook's
+// children included): SIGTERM first, SIGKILL if it lingers.
+import { spawn } from 'node:child_process';
+import { formatDuration } from '../config/durations.js';
+
+export interface CommandResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly timedOut: boolean;
+  /** stdout and stderr interleaved, the last `limit` bytes. */
+  readonly output: string;
+  readonly truncatedBytes: number;
+  /** Set when the program could not be started at all (ENOENT, EACCES). */
+  readonly spawnError?: string;
+  readonly durationMs: number;
+}
+
+export interface CommandOptions {
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd?: string;
+  readonly timeoutMs: number;
+  readonly limitBytes: number;
+  /** Between SIGTERM and SIGKILL on timeout. */
+  readonly killGraceMs?: number;
+}
+
+export function runCommand(argv: readonly string[], opts: CommandOptions): Promise<CommandResult> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let kept = 0;
+    let dropped = 0;
+    const take = (b: Buffer) => {
+      chunks.push(b);
+      kept += b.length;
+      while (kept > opts.limitBytes && chunks.length > 0) {
+        const over = kept - opts.limitBytes;
+        const first = chunks[0];
+        if (first.length <= over) { chunks.shift(); kept -= first.length; dropped += first.length; }
+        else { chunks[0] = first.subarray(over); kept -= over; dropped += over; }
+      }
+    };
+    let timedOut = false;
+    let settled = false;
+    const child = spawn(argv[0], argv.slice(1), { env: opts.env, cwd: opts.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const killGroup = (sig: NodeJS.Signals) => {
+      try { if (child.pid !== undefined) process.kill(-child.pid, sig); } catch { /* already gone */ }
+    };
+    let killTimer: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup('SIGTERM');
+      killTimer = setTimeout(() => killGroup('SIGKILL'), opts.killGraceMs ?? 2000);
+    }, opts.timeoutMs);
+    const finish = (r: Omit<CommandResult, 'output' | 'truncatedBytes' | 'durationMs' | 'timedOut'>) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      // Anything the group left behind after a timeout goes too.
+      if (timedOut) { killGroup('SIGKILL'); clearTimeout(killTimer); }
+      resolve({ ...r, timedOut, output: Buffer.concat(chunks).toString('utf8'), truncatedBytes: dropped, durationMs: Date.now() - started });
+    };
+    child.stdout?.on('data', take);
+    child.stderr?.on('data', take);
+    child.once('error', (err) => finish({ code: null, signal: null, spawnError: `${(err as NodeJS.ErrnoException).code ?? 'error'}: ${err.message}` }));
+    child.once('exit', (code, signal) => {
+      // A background grandchild may hold the pipes open: give them a moment, then stop reading.
+      setTimeout(() => {
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+        finish({ code, signal });
+      }, 50);
+    });
+  });
+}
+
+/** One line saying how a command ended. */
+export function describeEnd(argv0: string, r: CommandResult, timeoutMs: number): string {
+  if (r.spawnError) return `cannot run ${argv0}: ${r.spawnError}`;
+  if (r.timedOut) return `${argv0} timed out after ${formatDuration(timeoutMs)}; its process group was killed`;
+  if (r.signal) return `${argv0} was killed by ${r.signal}`;
+  return `${argv0} exited with code ${r.code}`;
+}

@@ -1,0 +1,41 @@
+// Makes every decision visible: the last one per rule for /status, a counter
+// per blocked decision, and one log line when a rule's decision changes
+// (kind or reason) — not one per probe run.
+import type { Logger } from 'pino';
+import type { Metrics } from '../metrics/catalogue.js';
+import type { Decision } from './types.js';
+
+export interface RecordedDecision {
+  readonly kind: Decision['kind'];
+  readonly reason?: string;
+  readonly detail: string;
+  readonly time: string;
+  /** When this kind+reason began (the decision may have been repeated since). */
+  readonly since: string;
+}
+
+export class DecisionLog {
+  private readonly last = new Map<string, RecordedDecision>();
+
+  constructor(private readonly logger: Logger, private readonly metrics: Metrics) {}
+
+  record(rule: string, action: string, d: Decision, at: number): void {
+    const time = new Date(at).toISOString();
+    const reason = d.kind === 'blocked' ? d.reason : undefined;
+    const prev = this.last.get(rule);
+    const changed = !prev || prev.kind !== d.kind || prev.reason !== reason;
+    this.last.set(rule, { kind: d.kind, reason, detail: d.detail, time, since: changed ? time : prev.since });
+    if (d.kind === 'blocked') this.metrics.remediation.blocked.inc({ rule, action, reason: d.reason });
+    if (!changed) return;
+    const fields = { rule, action, decision: d.kind, reason, detail: d.detail };
+    if (d.kind === 'act') this.logger.warn(fields, `remediation ${rule}: acting (${action})`);
+    else if (d.kind === 'blocked') {
+      const loud = d.reason === 'breaker_open' || d.reason === 'precheck_failed' || d.reason === 'lock_unavailable';
+      this.logger[loud ? 'warn' : 'info'](fields, `remediation ${rule}: blocked by ${d.reason}: ${d.detail}`);
+    } else if (prev) this.logger.info(fields, `remediation ${rule}: nothing to do (${d.detail})`);
+  }
+
+  get(rule: string): RecordedDecision | undefined {
+    return this.last.get(rule);
+  }
+}

@@ -1,0 +1,87 @@
+// The admin API: a separate listener (admin.listen) for operator commands on
+// remediation — pause, resume, reset a breaker, run a rule now. Every request
+// needs `Authorization: Bearer <token>` (token read from admin.token_file);
+// anything else gets 401 before a route runs, so it changes nothing.
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { bearerToken, type SecretValue } from './admin-token.js';
+
+export interface RemediationControl {
+  status(): Record<string, unknown>;
+  ruleNames(): string[];
+  setPaused(paused: boolean, note?: string): Promise<{ paused: boolean; since?: number; note?: string }>;
+  resetBreaker(rule: string): Promise<boolean>;
+  runNow(rule: string, force: boolean): Promise<{ decision: { kind: string; reason?: string; detail: string }; id?: string; outcome?: string; detail?: string } | undefined>;
+}
+
+interface RuleParams { name: string }
+interface RunQuery { force?: string }
+interface NoteBody { note?: string }
+
+const MAX_NOTE = 200;
+
+function noteOf(body: unknown, query: unknown): string | undefined {
+  const raw = (body as NoteBody | undefined)?.note ?? (query as NoteBody | undefined)?.note;
+  return typeof raw === 'string' && raw.trim() ? raw.trim().slice(0, MAX_NOTE) : undefined;
+}
+
+export function buildAdminApp(control: RemediationControl, token: () => SecretValue | undefined, logger: Logger): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: 4096 });
+  // An empty POST with a JSON content type is fine here: every body is optional.
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = String(body).trim();
+    if (!text) { done(null, undefined); return; }
+    try { done(null, JSON.parse(text)); } catch { done(Object.assign(new Error('body is not JSON'), { statusCode: 400 }), undefined); }
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    const secret = token();
+    const given = bearerToken(req.headers.authorization);
+    if (secret && given !== undefined && secret.matches(given)) return;
+    logger.warn({ method: req.method, url: req.url.split('?')[0], remote: req.ip, had_token: given !== undefined }, 'admin API: request without a valid token refused');
+    await reply.code(401).header('www-authenticate', 'Bearer realm="vigil-admin"').send({
+      code: 'VIGIL_E_ADMIN_UNAUTHORIZED',
+      message: 'send the token from admin.token_file as `Authorization: Bearer <token>`',
+    });
+  });
+
+  const unknownRule = (name: string) => ({
+    code: 'VIGIL_E_ADMIN_NO_RULE', message: `no remediation rule named "${name}" (rules: ${control.ruleNames().join(', ') || 'none'})`,
+  });
+
+  app.get('/v1/remediation', async () => control.status());
+
+  app.post('/v1/remediation/pause', async (req) => {
+    const note = noteOf(req.body, req.query);
+    const p = await control.setPaused(true, note);
+    logger.warn({ remote: req.ip, note }, 'admin API: remediation paused');
+    return { paused: p.paused, since: p.since ? new Date(p.since).toISOString() : null, note: p.note ?? null };
+  });
+
+  app.post('/v1/remediation/resume', async (req) => {
+    const p = await control.setPaused(false);
+    logger.warn({ remote: req.ip }, 'admin API: remediation resumed');
+    return { paused: p.paused };
+  });
+
+  app.post<{ Params: RuleParams }>('/v1/remediation/rules/:name/reset', async (req, reply) => {
+    if (!(await control.resetBreaker(req.params.name))) return reply.code(404).send(unknownRule(req.params.name));
+    return { rule: req.params.name, breaker: 'reset' };
+  });
+
+  app.post<{ Params: RuleParams; Querystring: RunQuery }>('/v1/remediation/rules/:name/run', async (req, reply) => {
+    const force = req.query.force === 'true' || req.query.force === '1';
+    logger.warn({ remote: req.ip, rule: req.params.name, force }, 'admin API: rule run requested');
+    const res = await control.runNow(req.params.name, force);
+    if (!res) return reply.code(404).send(unknownRule(req.params.name));
+    return {
+      rule: req.params.name, force, acted: res.outcome !== undefined,
+      decision: res.decision, id: res.id ?? null, outcome: res.outcome ?? null, detail: res.detail ?? null,
+    };
+  });
+
+  app.setNotFoundHandler(async (req, reply) => reply.code(404).send({
+    code: 'VIGIL_E_ADMIN_NOT_FOUND', message: `${req.method} ${req.url.split('?')[0]} is not an admin route (see docs/remediation.md)`,
+  }));
+  return app;
+}
