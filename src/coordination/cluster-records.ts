@@ -47,7 +47,7 @@ export const primaryRecordSchema = z.object({
   promoted_at: z.string(),
   /** Who wrote it: "<member>/<intent id>", or "<member>/bootstrap". */
   promoted_by: z.string(),
-  previous: z.object({ name: z.string(), epoch: z.number().int() }).nullable().default(null),
+  previous: z.object({ name: z.string(), epoch: z.number().int(), host: z.string().optional(), port: z.number().int().optional() }).nullable().default(null),
 }).passthrough();
 
 export type PrimaryRecord = z.output<typeof primaryRecordSchema>;

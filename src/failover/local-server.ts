@@ -1,0 +1,93 @@
+// The agent's own database server, as failover sees it: measured every loop
+// (state + replication lag), changed only through `change()`. Lag is kept
+// from the last reading taken while the IO thread was connected, because
+// the moment failover needs it the source is gone and the server reports
+// NULL: "last known lag before the primary was lost" is the number that
+// tells how much the replica may be missing.
+import { MysqlConnector, type MysqlLink, type MysqlTarget } from '../probes/mysql-connection.js';
+import { ReplicaStatusReader } from '../probes/mysql-replica-status.js';
+import { readHeartbeats, type HeartbeatTable } from '../probes/mysql-heartbeat-table.js';
+import { heartbeatLag } from '../probes/mysql-replication-verdict.js';
+import { readServerState, type ServerState } from '../mysql/server-state.js';
+
+export interface Measurement {
+  readonly at: number;
+  readonly state?: ServerState;
+  /** Why the server could not be read (message from the MySQL driver, no secrets). */
+  readonly error?: string;
+}
+
+export interface LagMemory { readonly seconds: number; readonly at: number; readonly source: 'heartbeat' | 'seconds_behind' }
+
+export interface LocalServerOptions {
+  readonly target: MysqlTarget;
+  /** When set, lag comes from this pt-heartbeat table (the source's row), else from Seconds_Behind_Master. */
+  readonly heartbeat?: HeartbeatTable;
+  readonly timeoutMs: number;
+  readonly now: () => number;
+}
+
+export class LocalServer {
+  // Kept open between loops: a reading every 500 ms should not cost a login each time.
+  private readonly reading: MysqlConnector;
+  private readonly reader = new ReplicaStatusReader();
+  private lag: LagMemory | undefined;
+  private last: Measurement | undefined;
+
+  constructor(private readonly opts: LocalServerOptions) {
+    this.reading = new MysqlConnector(opts.target, true);
+  }
+
+  get target(): MysqlTarget { return this.opts.target; }
+  get statusReader(): ReplicaStatusReader { return this.reader; }
+  lastMeasurement(): Measurement | undefined { return this.last; }
+  lastLag(): LagMemory | undefined { return this.lag; }
+
+  async measure(): Promise<Measurement> {
+    const at = this.opts.now();
+    const res = await this.reading.run(AbortSignal.timeout(this.opts.timeoutMs), this.opts.timeoutMs, async (link) => {
+      const state = await readServerState(link, this.reader);
+      const lag = await this.measureLag(link, state);
+      return { state, lag };
+    });
+    if (!res.ok) {
+      this.last = { at, error: res.message };
+      return this.last;
+    }
+    if (res.value.lag !== undefined) this.lag = { ...res.value.lag, at };
+    // A server that stopped being a replica (promoted, reset) has no lag to remember.
+    if (!res.value.state.replica) this.lag = undefined;
+    this.last = { at, state: res.value.state };
+    return this.last;
+  }
+
+  private async measureLag(link: MysqlLink, state: ServerState): Promise<Omit<LagMemory, 'at'> | undefined> {
+    const r = state.replica;
+    if (!r || r.io !== 'running') return undefined;
+    if (this.opts.heartbeat) {
+      try {
+        const hb = heartbeatLag(r, await readHeartbeats(link, this.opts.heartbeat), this.opts.heartbeat);
+        return hb.seconds === null ? undefined : { seconds: Math.round(hb.seconds * 10) / 10, source: 'heartbeat' };
+      } catch {
+        return undefined; // no table yet: the lag stays unknown, which the lag gate refuses
+      }
+    }
+    return r.sql === 'running' && r.secondsBehind !== null ? { seconds: r.secondsBehind, source: 'seconds_behind' } : undefined;
+  }
+
+  /**
+   * Runs statements that change the server, on a fresh connection with its
+   * own deadline (a promotion must not queue behind a hung reading).
+   */
+  async change<T>(timeoutMs: number, body: (link: MysqlLink) => Promise<T>, signal?: AbortSignal): Promise<{ ok: true; value: T } | { ok: false; error: string }> {
+    const connector = new MysqlConnector(this.opts.target, false);
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const res = await connector.run(signal ? AbortSignal.any([deadline, signal]) : deadline, Math.min(timeoutMs, 5000), body);
+    await connector.close();
+    return res.ok ? { ok: true, value: res.value } : { ok: false, error: res.message };
+  }
+
+  async close(): Promise<void> {
+    await this.reading.close();
+  }
+}

@@ -1,0 +1,136 @@
+// The gates of a promotion, in order, each a refusal with its reason:
+//   1 corroboration  our IO thread and every live replica lost the primary   → not_corroborated
+//   2 candidate      we are the most advanced eligible replica               → precheck_failed
+//   3 lock, recheck  the cluster lock (lease-bound), then everything again   → lock_unavailable / not_corroborated / precheck_failed
+//   4 data           lag ≤ max_lag_on_failover, relay log applied            → precheck_failed
+// precheck() runs them and keeps the lock; execute() records the intent in
+// etcd, runs pre_promote, promotes, claims the record, fences the old
+// primary and runs post_promote.
+import { memberViewSchema, type MemberView } from './view.js';
+import { checkLag, chooseCandidate, corroborate, type PrimaryRef } from './candidate.js';
+import { readMemberValues, readPrimary, readRecoveryBlock, blockActive, type PrimaryRecord, type Versioned } from '../coordination/cluster-records.js';
+import { tryLock, type HeldLock } from '../coordination/lock.js';
+import { waitApplied } from '../mysql/promotion.js';
+import type { PrecheckResult, PrecheckReason } from '../actions/types.js';
+import type { FailoverDeps } from './deps.js';
+import type { ClusterMember } from './member.js';
+
+export type GateName = 'corroboration' | 'candidate' | 'lock' | 'recheck' | 'recovery_block' | 'data' | 'promotion' | 'reconcile';
+export interface GateNote { readonly gate: GateName; readonly ok: boolean; readonly detail: string; readonly at: string }
+
+export interface Prepared {
+  readonly lock: HeldLock;
+  readonly base: Versioned<PrimaryRecord> | undefined;
+  readonly primary: PrimaryRef;
+  readonly self: MemberView;
+}
+
+type Evaluation =
+  | { readonly ok: false; readonly reason: PrecheckReason; readonly detail: string }
+  | { readonly ok: true; readonly base: Versioned<PrimaryRecord> | undefined; readonly primary: PrimaryRef; readonly self: MemberView };
+
+export class GateLog {
+  private notes: GateNote[] = [];
+  private decidedAt = 0;
+  constructor(private readonly now: () => number) {}
+  reset(): void { this.notes = []; this.decidedAt = this.now(); }
+  add(gate: GateName, ok: boolean, detail: string): void {
+    this.notes.push({ gate, ok, detail, at: new Date(this.now()).toISOString() });
+  }
+  snapshot(): { at: string | null; gates: readonly GateNote[] } {
+    return { at: this.decidedAt ? new Date(this.decidedAt).toISOString() : null, gates: [...this.notes] };
+  }
+}
+
+function refuse(log: GateLog, gate: GateName, reason: PrecheckReason, detail: string): { ok: false; reason: PrecheckReason; detail: string } {
+  log.add(gate, false, detail);
+  return { ok: false, reason, detail };
+}
+
+/** Gates 1 and 2 on fresh data: our own measurement, every view and the record from etcd. */
+export async function evaluate(member: ClusterMember, d: FailoverDeps, log: GateLog): Promise<Evaluation> {
+  await member.tick();
+  const self = member.latestView();
+  if (!self) return refuse(log, 'corroboration', 'not_corroborated', 'the local server has not been measured yet');
+  let base: Versioned<PrimaryRecord> | undefined;
+  let views: MemberView[] = [self];
+  let etcdDown: string | undefined;
+  try {
+    base = await readPrimary(d.client, member.keys);
+    for (const { name, value } of await readMemberValues(d.client, member.keys)) {
+      const v = memberViewSchema.safeParse(value);
+      if (v.success && name !== member.name) views.push(v.data);
+    }
+  } catch (err) {
+    etcdDown = (err as Error).message.replace(/\s+/g, ' ').slice(0, 200);
+    views = [self];
+  }
+  const primary: PrimaryRef | undefined = base ? { name: base.value.name, host: base.value.host, port: base.value.port }
+    : self.source ? { host: self.source.host, port: self.source.port } : undefined;
+  if (!primary) return refuse(log, 'corroboration', 'not_corroborated', 'no primary record and the local server is not a replica: no primary to replace');
+  const c = corroborate({ self: member.name, views, primary, now: d.now(), staleAfterMs: member.settings.viewStaleAfterMs });
+  if (!c.ok) return refuse(log, 'corroboration', 'not_corroborated', c.detail);
+  if (etcdDown) return refuse(log, 'corroboration', 'lock_unavailable', `etcd unreachable (${etcdDown}): cannot hear the other members nor take the lock`);
+  log.add('corroboration', true, c.detail);
+  const choice = chooseCandidate({ self: member.name, views, primary, now: d.now(), staleAfterMs: member.settings.viewStaleAfterMs });
+  if (!choice.candidate) return refuse(log, 'candidate', 'precheck_failed', `no candidate: ${choice.detail}`);
+  if (choice.candidate.name !== member.name) {
+    return refuse(log, 'candidate', 'precheck_failed', `standing by: ${choice.candidate.name} is the candidate (${choice.detail}); this member follows it once promoted`);
+  }
+  log.add('candidate', true, choice.detail);
+  return { ok: true, base, primary, self };
+}
+
+/** Gates 1-4. On success the lock is held: the caller keeps `prepared` and must release it. */
+export async function runGates(member: ClusterMember, d: FailoverDeps, log: GateLog, dryRun: boolean):
+  Promise<{ result: PrecheckResult; prepared?: Prepared }> {
+  log.reset();
+  const first = await evaluate(member, d, log);
+  if (!first.ok) return { result: first };
+  if (dryRun) return { result: { ok: true, detail: `would lock ${member.keys.lock} and promote ${member.name}` } };
+
+  const holder = { member: member.name, purpose: `promote ${member.settings.cluster}`, since: new Date(d.now()).toISOString() };
+  const got = await tryLock(d.client, member.keys.lock, holder, d.leaseTtlSeconds, () => d.lockHeld(member.keys.lock, false));
+  if (!got.ok) return { result: refuse(log, 'lock', 'lock_unavailable', `cannot take ${member.keys.lock}: ${got.detail}`) };
+  d.lockHeld(member.keys.lock, true);
+  log.add('lock', true, `holding ${member.keys.lock} (lease ${d.leaseTtlSeconds}s)`);
+  const fail = async (r: { ok: false; reason: PrecheckReason; detail: string }) => {
+    await got.lock.release();
+    d.lockHeld(member.keys.lock, false);
+    return { result: r };
+  };
+
+  // VTOrc's rule: after locking, read everything again; someone may have fixed it meanwhile.
+  const again = await evaluate(member, d, log);
+  if (!again.ok) return fail(again);
+  if (again.base?.modRevision !== first.base?.modRevision) {
+    const r = again.base?.value;
+    return fail(refuse(log, 'recheck', 'not_corroborated', `the primary record changed while locking (now ${r ? `${r.name} at epoch ${r.epoch}` : 'none'}): already handled`));
+  }
+  log.add('recheck', true, 'primary still dead, record unchanged, still the candidate');
+  try {
+    const block = await readRecoveryBlock(d.client, member.keys);
+    if (blockActive(block?.value, d.now())) {
+      const b = block!.value;
+      return fail(refuse(log, 'recovery_block', 'precheck_failed', `recovery block active until ${new Date(b.until).toISOString()} (set by ${b.by} at epoch ${b.epoch}); `
+        + `an operator lifts it with POST /v1/clusters/${member.settings.cluster}/acknowledge`));
+    }
+    log.add('recovery_block', true, block ? (block.value.acknowledged ? `acknowledged by ${block.value.acknowledged.by}` : 'expired') : 'none');
+  } catch (err) {
+    return fail(refuse(log, 'recovery_block', 'lock_unavailable', `cannot read the recovery block: ${(err as Error).message.slice(0, 200)}`));
+  }
+
+  const self = again.self;
+  const lag = checkLag(self, member.settings.maxLagMs, d.now());
+  if (!lag.ok) return fail(refuse(log, 'data', 'precheck_failed', lag.detail));
+  if (self.sql_running !== 'Yes') return fail(refuse(log, 'data', 'precheck_failed', `the local SQL thread is not running (Last_SQL_Errno ${self.last_sql_errno}): the relay log cannot be applied`));
+  const timeout = member.settings.catchupTimeoutMs;
+  const caught = await member.local.change(timeout + 5000, (link) => waitApplied(link, self.flavor!, self.gtid_received ?? '', timeout));
+  if (!caught.ok) return fail(refuse(log, 'data', 'precheck_failed', `catch-up failed: ${caught.error}`));
+  if (!caught.value.ok) return fail(refuse(log, 'data', 'precheck_failed', `${caught.value.detail} (applied ${self.gtid_applied}, received ${self.gtid_received})`));
+  log.add('data', true, `${lag.detail}; ${caught.value.detail}`);
+  return {
+    result: { ok: true, detail: `${member.name} is the candidate; lock held` },
+    prepared: { lock: got.lock, base: again.base, primary: again.primary, self },
+  };
+}

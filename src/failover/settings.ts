@@ -1,0 +1,108 @@
+// The fields of a `mysql_promote` action. They describe this host's
+// membership in one cluster as much as the promotion itself, so the agent
+// reads them to run the member loop even when the rule never fires.
+import { z } from 'zod';
+import { duration, hostPort, positiveDuration, resolveSecretFile, secretWithFile } from '../config/fields.js';
+import { mysqlConnectionFields, mysqlTarget, normalizeMysqlConnection, type MysqlTarget } from '../probes/mysql-connection.js';
+import { HEARTBEAT_DEFAULT_DATABASE, HEARTBEAT_DEFAULT_TABLE, identifier } from '../probes/mysql-heartbeat-table.js';
+import type { SourceCredentials } from '../mysql/follower.js';
+
+export const CLUSTER_NAME_RE = /^[a-z0-9_-]+$/;
+
+const argv = () => z.array(z.string().min(1, 'must not be empty')).min(1, 'needs at least the program, e.g. [/usr/local/bin/move-writer-dns]');
+const hook = () => z.object({ command: argv(), timeout: positiveDuration().default('30s') }).strict();
+
+export const mysqlPromoteFields = (env: NodeJS.ProcessEnv) => ({
+  cluster: z.string().regex(CLUSTER_NAME_RE, 'must match [a-z0-9_-]+'),
+  local: z.object(mysqlConnectionFields(env)).strict(),
+  /** host:port the other servers replicate from and the primary record names; default local.address. */
+  advertise: hostPort().optional(),
+  /** Credentials followers use in CHANGE MASTER; without them the current ones are kept. */
+  replication: z.object({ user: z.string().min(1), ...secretWithFile('password', env) }).strict().optional(),
+  priority: z.number().int().min(0).default(100),
+  max_lag_on_failover: duration().default('10s'),
+  catchup_timeout: positiveDuration().default('30s'),
+  recovery_block: duration().default('1h'),
+  fence_timeout: positiveDuration().default('2s'),
+  /** Measure lag from this pt-heartbeat table (as mysql_heartbeat writes it) instead of Seconds_Behind_Master. */
+  heartbeat: z.object({
+    database: identifier().default(HEARTBEAT_DEFAULT_DATABASE),
+    table: identifier().default(HEARTBEAT_DEFAULT_TABLE),
+  }).strict().optional(),
+  pre_promote: hook().optional(),
+  post_promote: hook().optional(),
+  /** How often the member loop measures, publishes and aligns with the primary record. */
+  member_interval: positiveDuration().default('500ms'),
+  /** A member view older than this neither confirms nor denies anything. */
+  view_stale_after: positiveDuration().default('5s'),
+  /** Write the first primary record (epoch 1) when none exists and the local server is a writable primary. */
+  bootstrap: z.boolean().default(true),
+});
+
+type RawFields = z.output<z.ZodObject<ReturnType<typeof mysqlPromoteFields>>>;
+
+export interface HookSpec { readonly command: readonly string[]; readonly timeoutMs: number }
+
+/** The normalised settings of one cluster membership (also what the action uses). */
+export interface FailoverSettings {
+  readonly cluster: string;
+  readonly local: MysqlTarget;
+  readonly advertise: { readonly host: string; readonly port: number };
+  readonly replication?: SourceCredentials;
+  readonly priority: number;
+  readonly maxLagMs: number;
+  readonly catchupTimeoutMs: number;
+  readonly recoveryBlockMs: number;
+  readonly fenceTimeoutMs: number;
+  readonly heartbeat?: { readonly database: string; readonly table: string };
+  readonly prePromote?: HookSpec;
+  readonly postPromote?: HookSpec;
+  readonly memberIntervalMs: number;
+  readonly viewStaleAfterMs: number;
+  readonly bootstrap: boolean;
+}
+
+/** Cross-field checks and secrets; called from the action definition's normalize. */
+export function normalizePromoteFields<T extends RawFields>(cfg: T, ctx: z.RefinementCtx): T {
+  const local = normalizeMysqlConnection(cfg.local, {
+    ...ctx,
+    addIssue: (issue) => ctx.addIssue({ ...issue, path: ['local', ...(issue.path ?? [])] }),
+  } as z.RefinementCtx);
+  if (cfg.advertise === undefined && local.address === undefined) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['advertise'], message: 'local uses a socket: set advertise to the host:port other servers replicate from' });
+  }
+  let replication = cfg.replication;
+  if (replication) {
+    replication = resolveSecretFile(replication as Record<string, unknown>, 'password', ctx) as typeof replication;
+    if ((replication as { password?: unknown }).password === undefined) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['replication', 'password'], message: 'needs password or password_file' });
+    }
+  }
+  if (cfg.view_stale_after <= cfg.member_interval) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['view_stale_after'], message: 'must be longer than member_interval' });
+  }
+  return { ...cfg, local, replication };
+}
+
+export function failoverSettings(cfg: RawFields): FailoverSettings {
+  const local = mysqlTarget(cfg.local);
+  const adv = cfg.advertise ?? cfg.local.address!;
+  const repl = cfg.replication as { user: string; password?: string } | undefined;
+  return {
+    cluster: cfg.cluster,
+    local,
+    advertise: { host: adv.host, port: adv.port },
+    replication: repl?.password !== undefined ? { user: repl.user, password: repl.password } : undefined,
+    priority: cfg.priority,
+    maxLagMs: cfg.max_lag_on_failover,
+    catchupTimeoutMs: cfg.catchup_timeout,
+    recoveryBlockMs: cfg.recovery_block,
+    fenceTimeoutMs: cfg.fence_timeout,
+    heartbeat: cfg.heartbeat,
+    prePromote: cfg.pre_promote ? { command: cfg.pre_promote.command, timeoutMs: cfg.pre_promote.timeout } : undefined,
+    postPromote: cfg.post_promote ? { command: cfg.post_promote.command, timeoutMs: cfg.post_promote.timeout } : undefined,
+    memberIntervalMs: cfg.member_interval,
+    viewStaleAfterMs: cfg.view_stale_after,
+    bootstrap: cfg.bootstrap,
+  };
+}

@@ -1,0 +1,53 @@
+// Following a new primary: repoint the local replica at it by GTID (no binlog
+// file/position to guess) and check that it really replicates. Credentials
+// are optional: CHANGE MASTER keeps the user and password it had when only
+// the host and port change.
+import type { MysqlLink } from '../probes/mysql-connection.js';
+import type { ReplicaStatusReader } from '../probes/mysql-replica-status.js';
+import type { Flavor } from './gtid.js';
+import { executeFirstUnderstood, startReplica, stopReplica } from './statements.js';
+
+export interface Endpoint { readonly host: string; readonly port: number }
+export interface SourceCredentials { readonly user: string; readonly password: string }
+
+/** Returns the statements as run, for logs and the journal: never the password. */
+export async function repointReplica(link: MysqlLink, flavor: Flavor, source: Endpoint, creds?: SourceCredentials): Promise<string[]> {
+  const done = [await stopReplica(link)];
+  const credSql = (u: string, p: string) => (creds ? `, ${u} = ?, ${p} = ?` : '');
+  const credParams = creds ? [creds.user, creds.password] : [];
+  const changed = flavor === 'mariadb'
+    ? await executeFirstUnderstood(link, [[
+      `CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USE_GTID = slave_pos${credSql('MASTER_USER', 'MASTER_PASSWORD')}`,
+      [source.host, source.port, ...credParams]]])
+    : await executeFirstUnderstood(link, [
+      [`CHANGE REPLICATION SOURCE TO SOURCE_HOST = ?, SOURCE_PORT = ?, SOURCE_AUTO_POSITION = 1${credSql('SOURCE_USER', 'SOURCE_PASSWORD')}`,
+        [source.host, source.port, ...credParams]],
+      [`CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_AUTO_POSITION = 1${credSql('MASTER_USER', 'MASTER_PASSWORD')}`,
+        [source.host, source.port, ...credParams]],
+    ]);
+  done.push(`${changed.split(' = ?')[0].replace(/_HOST$/, '')} → ${source.host}:${source.port}${creds ? ` as ${creds.user}` : ''}`);
+  done.push(await startReplica(link));
+  return done;
+}
+
+export interface ReplicationCheck { readonly ok: boolean; readonly detail: string }
+
+/** Polls until both threads run against `source`, or an IO/SQL error that retrying will not fix. */
+export async function waitReplicating(link: MysqlLink, reader: ReplicaStatusReader, source: Endpoint, timeoutMs: number,
+  pollMs = 200): Promise<ReplicationCheck> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no replica status';
+  for (;;) {
+    const rows = await reader.read(link);
+    const r = rows.find((x) => x.channelName === '') ?? rows[0];
+    if (r) {
+      last = `IO ${r.io}, SQL ${r.sql}, Last_IO_Errno ${r.lastIoErrno}, Last_SQL_Errno ${r.lastSqlErrno}`;
+      if (r.sourceHost !== source.host || r.sourcePort !== source.port) return { ok: false, detail: `replicates from ${r.sourceHost}:${r.sourcePort}, not ${source.host}:${source.port}` };
+      if (r.io === 'running' && r.sql === 'running') return { ok: true, detail: `replicating from ${source.host}:${source.port}` };
+      if (r.lastSqlErrno !== 0 && r.sql === 'stopped') return { ok: false, detail: `SQL thread stopped: ${r.lastSqlErrno} ${r.lastSqlError.slice(0, 200)}` };
+      if (r.io === 'stopped' && r.lastIoErrno !== 0) return { ok: false, detail: `IO thread stopped: ${r.lastIoErrno} ${r.lastIoError.slice(0, 200)}` };
+    }
+    if (Date.now() >= deadline) return { ok: false, detail: `not replicating after ${timeoutMs / 1000}s (${last})` };
+    await new Promise((res) => setTimeout(res, pollMs));
+  }
+}
