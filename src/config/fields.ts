@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parseDuration, parseSize } from './durations.js';
 
-export const duration = () =>
+export const duration = ({ positive = false }: { positive?: boolean } = {}) =>
   z.string({ invalid_type_error: 'must be a duration like 500ms, 5s, 1m or 1h30m' })
     .transform((text, ctx) => {
       const ms = parseDuration(text);
@@ -13,11 +13,16 @@ export const duration = () =>
         ctx.addIssue({ code: z.ZodIssueCode.custom, message: `"${text}" is not a duration like 500ms, 5s, 1m or 1h30m` });
         return z.NEVER;
       }
+      // Checked here, not in a .refine(): zod runs refinements on a value that
+      // already failed, which printed a second, wrong "must be longer than 0s".
+      if (positive && ms <= 0) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be longer than 0s' });
+        return z.NEVER;
+      }
       return ms;
     });
 
-export const positiveDuration = () =>
-  duration().refine((ms) => ms > 0, { message: 'must be longer than 0s' });
+export const positiveDuration = () => duration({ positive: true });
 
 export const size = () =>
   z.union([z.number(), z.string()], { invalid_type_error: 'must be a size like 10GiB, 512MiB or a number of bytes' })
