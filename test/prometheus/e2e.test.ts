@@ -128,7 +128,7 @@ test('every metric name the dashboards and alerts use is one vigil defines', asy
   const defined = new Set<string>();
   for (const m of registry.getMetricsAsArray()) {
     defined.add(m.name);
-    if (m.type === 'histogram') for (const s of ['_bucket', '_sum', '_count']) defined.add(`${m.name}${s}`);
+    if (String(m.type) === 'histogram') for (const s of ['_bucket', '_sum', '_count']) defined.add(`${m.name}${s}`);
   }
   const unknown = new Set<string>();
   for (const { source, expr } of allExpressions()) {
