@@ -36,6 +36,9 @@ export type Metrics = ReturnType<typeof createMetrics>;
 export function createMetrics(registry: Registry, build: { version: string }) {
   const r = [registry];
   collectDefaultMetrics({ register: registry });
+  // prom-client exports these gauges twice, once with a _total suffix that
+  // `promtool check metrics` rejects for non-counters; the unsuffixed gauges stay.
+  for (const dup of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(dup);
 
   const probe = {
     success: new Gauge({ name: 'vigil_probe_success', help: '1 when the last run of the probe succeeded.', labelNames: ['probe', 'type'], registers: r }),
