@@ -1,5 +1,6 @@
 // Wires everything together. No module-level state: one Agent object owns
 // the registry, scheduler, status and server, so tests can run several.
+import { isDeepStrictEqual } from 'node:util';
 import { Registry } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -19,6 +20,9 @@ import type { AgentView, ReloadOutcome } from './server/view.js';
 import { ACTION_TYPES } from './actions/registry.js';
 import { RemediationRunner } from './remediation/runner.js';
 import { buildAdminApp } from './server/admin.js';
+import { createFailover } from './failover/wiring.js';
+import { clusterSettings } from './failover/config.js';
+import type { FailoverClusters } from './failover/clusters.js';
 
 export interface AgentOptions {
   readonly configFile: string;
@@ -52,6 +56,8 @@ export class Agent implements AgentView {
   private admin: FastifyInstance | undefined;
   /** Where the admin API listens (undefined when disabled). */
   adminAddress: string | undefined;
+  /** Cluster memberships (mysql_promote), when `coordination:` is configured. */
+  readonly failover: FailoverClusters | undefined;
 
   constructor(private readonly opts: AgentOptions) {
     this.config = opts.config;
@@ -66,8 +72,9 @@ export class Agent implements AgentView {
       onLateness: (ms) => { this.lateness.push(ms); if (this.lateness.length > 10_000) this.lateness.splice(0, 5_000); },
     });
     this.app = buildApp(this);
+    this.failover = createFailover(opts.config.coordination, { logger: opts.logger, metrics: this.metrics, env: opts.env });
     this.remediation = new RemediationRunner({
-      logger: opts.logger, metrics: this.metrics, env: opts.env,
+      logger: opts.logger, metrics: this.metrics, env: opts.env, actionDeps: { failover: this.failover },
       health: (probe) => {
         const s = this.status.get(probe);
         return s?.lastResult ? { consecutiveFailures: s.health.consecutiveFailures, lastAt: Date.parse(s.lastResult.time) } : undefined;
@@ -86,6 +93,8 @@ export class Agent implements AgentView {
 
   /** Starts probing and serving; resolves with the address the server listens on. */
   async start(): Promise<string> {
+    // Member loops first: reconciling an interrupted promotion asks them about the world.
+    await this.failover?.apply(clusterSettings(this.config));
     // Before any probe runs: remediation state comes from the journal first.
     await this.remediation.start(this.config);
     this.scheduler.start();
@@ -103,7 +112,7 @@ export class Agent implements AgentView {
       if (cfg) this.opts.logger.warn('admin API disabled: admin.token_file is not set');
       return;
     }
-    this.admin = buildAdminApp(this.remediation, () => this.config.admin?.token, this.opts.logger);
+    this.admin = buildAdminApp(this.remediation, () => this.config.admin?.token, this.opts.logger, this.failover);
     this.adminAddress = await this.admin.listen({ host: cfg.listen.host, port: cfg.listen.port });
     this.remediation.adminAddress = this.adminAddress;
     this.opts.logger.info({ address: this.adminAddress }, 'admin API listening');
@@ -112,6 +121,7 @@ export class Agent implements AgentView {
   async stop(): Promise<void> {
     await this.scheduler.stop(this.config.agent.shutdown_timeout);
     await this.remediation.stop(this.config.agent.shutdown_timeout);
+    await this.failover?.stop();
     await this.admin?.close();
     await this.app.close();
   }
@@ -132,6 +142,10 @@ export class Agent implements AgentView {
     const prevListen = this.config.agent.listen;
     const next = loaded.config;
     const { added, removed } = await this.applyProbes(next);
+    if (!isDeepStrictEqual(this.config.coordination, next.coordination)) {
+      this.opts.logger.warn('coordination changed: takes effect after a restart');
+    }
+    await this.failover?.apply(clusterSettings(next));
     this.config = next;
     this.remediation.apply(next);
     this.markReload(true, []);
@@ -206,7 +220,7 @@ export class Agent implements AgentView {
   }
 
   statusSections(): Record<string, unknown> {
-    return { remediation: this.remediation.status() };
+    return { remediation: this.remediation.status(), ...(this.failover ? { failover: this.failover.status() } : {}) };
   }
 }
 

@@ -8,6 +8,8 @@ import type { CommonProbeConfig, SchemaContext } from '../probes/definition.js';
 import type { AnyProbeDefinition } from '../probes/registry.js';
 import { ACTION_TYPES, type AnyActionDefinition } from '../actions/registry.js';
 import { agentRemediationFields, checkRemediations, remediationTopLevel } from '../remediation/schema.js';
+import { coordinationSchema } from '../coordination/etcd-client.js';
+import { checkFailover } from '../failover/config.js';
 
 const NAME_RE = /^[a-z0-9_-]+$/;
 const DEFAULT_INTERVAL_MS = 10_000;
@@ -82,6 +84,7 @@ export function buildConfigSchema(defs: readonly AnyProbeDefinition[], ctx: Sche
     }).strict().default({}),
     probes: z.array(probeSchema(defs, ctx)).default([]),
     ...remediationTopLevel(actionDefs, ctx),
+    coordination: coordinationSchema(ctx.env).optional(),
   }).strict().superRefine((cfg, zctx) => {
     const seen = new Map<string, number>();
     cfg.probes.forEach((p, i) => {
@@ -91,6 +94,7 @@ export function buildConfigSchema(defs: readonly AnyProbeDefinition[], ctx: Sche
       } else seen.set(p.name, i);
     });
     checkRemediations(cfg, zctx);
+    checkFailover(cfg, zctx);
   });
 }
 

@@ -14,6 +14,8 @@ import type { FailoverSettings } from './settings.js';
 export interface ClustersDeps extends FailoverDeps {
   readonly prefix: string;
   readonly name: string;
+  /** etcd endpoints and prefix for /status (no credentials). */
+  readonly describe?: string;
 }
 
 interface Entry {
@@ -83,13 +85,15 @@ export class FailoverClusters {
 
   /** /status: per cluster, the member loop's view, the block, the lock holder and the last gate decision. */
   status(): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
-    for (const [cluster, e] of this.entries) out[cluster] = { ...e.member.status(), last_decision: e.log.snapshot() };
-    return out;
+    const clusters: Record<string, unknown> = {};
+    for (const [cluster, e] of this.entries) clusters[cluster] = { ...e.member.status(), last_decision: e.log.snapshot() };
+    return { member: this.deps.name, etcd: this.deps.describe ?? null, clusters };
   }
 
+  /** Stops every member loop (their views disappear at once) and closes the etcd client. */
   async stop(): Promise<void> {
     for (const e of this.entries.values()) await e.member.stop();
     this.entries.clear();
+    this.deps.client.close();
   }
 }

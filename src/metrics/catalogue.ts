@@ -75,6 +75,7 @@ export function createMetrics(registry: Registry, build: { version: string }) {
     reloadOkTime: new Gauge({ name: 'vigil_config_last_reload_success_timestamp_seconds', help: 'Unix time of the last successful config load.', registers: r }),
     lockHeld: new Gauge({ name: 'vigil_coordination_lock_held', help: '1 while this agent holds the coordination lock.', labelNames: ['key'], registers: r }),
     clusterEpoch: new Gauge({ name: 'vigil_mysql_cluster_epoch', help: 'Epoch of the cluster\'s primary record as this agent last saw it.', labelNames: ['cluster'], registers: r }),
+    mysqlFenced: new Gauge({ name: 'vigil_mysql_fenced', help: '1 while this agent holds its server read_only because the cluster\'s primary record names another member.', labelNames: ['cluster'], registers: r }),
   };
   agent.buildInfo.set({ version: build.version, node_version: process.version }, 1);
   remediation.paused.set(0);

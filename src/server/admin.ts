@@ -14,6 +14,12 @@ export interface RemediationControl {
   runNow(rule: string, force: boolean): Promise<{ decision: { kind: string; reason?: string; detail: string }; id?: string; outcome?: string; detail?: string } | undefined>;
 }
 
+/** Operator commands on cluster memberships (mysql_promote); absent without `coordination:`. */
+export interface ClusterControl {
+  status(): Record<string, unknown>;
+  acknowledge(cluster: string, by: string, comment: string | undefined): Promise<{ known: boolean; acknowledged: boolean; block?: unknown }>;
+}
+
 interface RuleParams { name: string }
 interface RunQuery { force?: string }
 interface NoteBody { note?: string }
@@ -25,7 +31,7 @@ function noteOf(body: unknown, query: unknown): string | undefined {
   return typeof raw === 'string' && raw.trim() ? raw.trim().slice(0, MAX_NOTE) : undefined;
 }
 
-export function buildAdminApp(control: RemediationControl, token: () => SecretValue | undefined, logger: Logger): FastifyInstance {
+export function buildAdminApp(control: RemediationControl, token: () => SecretValue | undefined, logger: Logger, clusters?: ClusterControl): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 4096 });
   // An empty POST with a JSON content type is fine here: every body is optional.
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
@@ -79,6 +85,28 @@ export function buildAdminApp(control: RemediationControl, token: () => SecretVa
       decision: res.decision, id: res.id ?? null, outcome: res.outcome ?? null, detail: res.detail ?? null,
     };
   });
+
+  if (clusters) {
+    app.get('/v1/clusters', async () => clusters.status());
+    // Lifts a cluster's recovery block early (orchestrator's "acknowledge recovery"): the next failure may fail over again.
+    app.post<{ Params: { cluster: string } }>('/v1/clusters/:cluster/acknowledge', async (req, reply) => {
+      const body = (req.body ?? {}) as { by?: unknown };
+      const by = typeof body.by === 'string' && body.by.trim() ? body.by.trim().slice(0, 100) : `admin-api@${req.ip}`;
+      const comment = noteOf(req.body, req.query);
+      let res;
+      try {
+        res = await clusters.acknowledge(req.params.cluster, by, comment);
+      } catch (err) {
+        return reply.code(503).send({ code: 'VIGIL_E_ETCD_UNAVAILABLE', message: `etcd did not answer (${(err as Error).message.slice(0, 200)}); try again` });
+      }
+      if (!res.known) {
+        return reply.code(404).send({ code: 'VIGIL_E_ADMIN_NO_CLUSTER', message: `no recovery block and no membership for cluster "${req.params.cluster}"` });
+      }
+      logger.warn({ remote: req.ip, cluster: req.params.cluster, by, comment, acknowledged: res.acknowledged }, 'admin API: recovery block acknowledgement');
+      return { cluster: req.params.cluster, acknowledged: res.acknowledged, block: res.block ?? null,
+        ...(res.acknowledged ? {} : { message: res.block ? 'the block was already acknowledged' : 'no recovery block to acknowledge' }) };
+    });
+  }
 
   app.setNotFoundHandler(async (req, reply) => reply.code(404).send({
     code: 'VIGIL_E_ADMIN_NOT_FOUND', message: `${req.method} ${req.url.split('?')[0]} is not an admin route (see docs/remediation.md)`,

@@ -26,8 +26,12 @@ export interface MariaNode {
   readonly socket: string;
   readonly errorLog: string;
   pid(): number | undefined;
-  /** Start on the same datadir; resolves once the server accepts connections. */
-  start(): Promise<void>;
+  /**
+   * Start on the same datadir; resolves once the server accepts connections.
+   * `readOnly` overrides the node's role default (replicas start read-only),
+   * e.g. to bring a former replica back writable as a crashed primary would.
+   */
+  start(opts?: { readOnly?: boolean }): Promise<void>;
   /** Send a signal (default SIGKILL, like a crashed host) and wait for exit. */
   kill(signal?: NodeJS.Signals): Promise<void>;
   isRunning(): boolean;
@@ -102,8 +106,9 @@ class ServerNode implements MariaNode {
     return this.child?.pid !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  async start(): Promise<void> {
+  async start(opts: { readOnly?: boolean } = {}): Promise<void> {
     if (this.isRunning()) throw new Error(`${this.name} is already running`);
+    const readOnly = opts.readOnly ?? this.readOnly;
     const args = [
       '--pdeathsig', 'KILL', '--', this.bins.mariadbd,
       '--no-defaults', '--user=root', `--datadir=${this.datadir}`,
@@ -112,7 +117,7 @@ class ServerNode implements MariaNode {
       `--server-id=${this.serverId}`, `--log-bin=${join(this.datadir, 'bin')}`,
       `--relay-log=${join(this.datadir, 'relay')}`, '--binlog-format=ROW', '--log-slave-updates',
       '--gtid-strict-mode=ON', '--skip-name-resolve', `--slave-net-timeout=${SLAVE_NET_TIMEOUT_S}`,
-      INNODB_LOG, ...(this.readOnly ? ['--read-only=ON'] : []),
+      INNODB_LOG, ...(readOnly ? ['--read-only=ON'] : []),
     ];
     const child = spawn(this.bins.setpriv, args, { stdio: 'ignore' });
     this.child = child;

@@ -1,0 +1,23 @@
+// Builds the agent's cluster memberships from `coordination:` (etcd client,
+// member name, lease TTL) and wires their metrics. Kept out of agent.ts so
+// the agent only calls create / apply / stop.
+import type { Logger } from 'pino';
+import type { Metrics } from '../metrics/catalogue.js';
+import { createEtcdClient, describeEtcd, memberName, type CoordinationConfig } from '../coordination/etcd-client.js';
+import { FailoverClusters } from './clusters.js';
+
+export function createFailover(cfg: CoordinationConfig | undefined, deps: { logger: Logger; metrics: Metrics; env: NodeJS.ProcessEnv }): FailoverClusters | undefined {
+  if (!cfg) return undefined;
+  const client = createEtcdClient(cfg.etcd);
+  const name = memberName(cfg);
+  const a = deps.metrics.agent;
+  deps.logger.info({ member: name }, `coordination through ${describeEtcd(cfg.etcd)} as member ${name}`);
+  return new FailoverClusters({
+    client, prefix: cfg.etcd.prefix, name, leaseTtlSeconds: cfg.lease_ttl / 1000,
+    logger: deps.logger.child({ component: 'failover' }), env: deps.env, now: Date.now,
+    lockHeld: (key, held) => a.lockHeld.set({ key }, held ? 1 : 0),
+    setEpoch: (cluster, epoch) => a.clusterEpoch.set({ cluster }, epoch),
+    setFenced: (cluster, fenced) => a.mysqlFenced.set({ cluster }, fenced ? 1 : 0),
+    describe: describeEtcd(cfg.etcd),
+  });
+}
