@@ -48,8 +48,9 @@ export function parseConfigText(text: string, opts: LoadOptions): LoadResult {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
+    // prettyErrors is off, so linePos is not filled in: the line comes from the offset.
     return { ok: false, problems: doc.errors.map((e) => ({
-      path: '', line: e.linePos?.[0]?.line, message: `YAML syntax error: ${e.message.split('\n')[0]}`,
+      path: '', line: lineCounter.linePos(e.pos[0]).line, message: `YAML syntax error: ${e.message.split('\n')[0]}`,
     })) };
   }
   if (!isMap(doc.contents)) {
