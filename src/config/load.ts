@@ -42,9 +42,6 @@ export async function loadConfigFile(file: string, opts: LoadOptions): Promise<L
 }
 
 export function parseConfigText(text: string, opts: LoadOptions): LoadResult {
-  if (text.trim() === '' || /^(\s*#.*\n?)*\s*$/.test(text)) {
-    return { ok: false, problems: [{ path: '', message: 'config file is empty: it needs at least a `probes:` list (see examples/vigil.yaml)' }] };
-  }
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -52,6 +49,12 @@ export function parseConfigText(text: string, opts: LoadOptions): LoadResult {
     return { ok: false, problems: doc.errors.map((e) => ({
       path: '', line: lineCounter.linePos(e.pos[0]).line, message: `YAML syntax error: ${e.message.split('\n')[0]}`,
     })) };
+  }
+  // Only comments, blank lines or a bare `---`: no document at all. (Asked of the
+  // parser rather than a regular expression, which backtracked exponentially
+  // on a long comment header.)
+  if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) {
+    return { ok: false, problems: [{ path: '', message: 'config file is empty: it needs at least a `probes:` list (see examples/vigil.yaml)' }] };
   }
   if (!isMap(doc.contents)) {
     return { ok: false, problems: [{ path: '', line: 1, message: 'the top level must be a mapping with keys like agent: and probes:' }] };

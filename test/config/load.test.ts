@@ -6,6 +6,23 @@ import { parseConfigText } from '../../src/config/load.js';
 
 const opts = Agent.loadOptions({});
 
+test('a long comment header does not stall the loader', () => {
+  const header = Array.from({ length: 26 }, (_, i) => `# line ${i} of a long header`).join('\n');
+  const started = performance.now();
+  const r = parseConfigText(`${header}\nprobes:\n  - {name: d, type: disk, path: /}\n`, opts);
+  const took = performance.now() - started;
+  assert.equal(r.ok, true);
+  assert.ok(took < 500, `took ${took.toFixed(0)} ms`);
+});
+
+test('empty in all its spellings gets the empty-file message', () => {
+  for (const text of ['', '\n\n', '# only a comment\n', '---\n', '---\n# c\n...\n', '~\n']) {
+    const r = parseConfigText(text, opts);
+    assert.equal(r.ok, false, JSON.stringify(text));
+    if (!r.ok) assert.match(r.problems[0].message, /^config file is empty/, JSON.stringify(text));
+  }
+});
+
 test('a YAML syntax error carries its line', () => {
   const r = parseConfigText('agent:\n  listen: 127.0.0.1:9817\nprobes: [\n', opts);
   assert.equal(r.ok, false);
