@@ -11,7 +11,7 @@ import type { ProbeResult } from '../probes/types.js';
 import type { VigilConfig } from '../config/schema.js';
 import type { Action, ActionDeps, PendingIntent } from '../actions/types.js';
 import { decide, step } from './engine.js';
-import { act, type ActHost, type ActResult, type LiveRule } from './act.js';
+import { act, type ActHost, type ActResult, type LiveRule, type TriggerInfo } from './act.js';
 import { DecisionLog } from './decision-log.js';
 import { Journal } from './journal.js';
 import { MaintenanceCalendar } from './maintenance.js';
@@ -20,7 +20,7 @@ import { reconcilePending } from './reconcile.js';
 import { breaker, governingAction, markBusy, relevant, resetBreaker, seed } from './rule-state.js';
 import { compileRule, retentionMs, type ProbeThresholds } from './rules.js';
 import { buildStatus } from './status.js';
-import { EMPTY_RULE_STATE, type DecisionContext, type RuleSpec, type RuleState } from './types.js';
+import { EMPTY_RULE_STATE, type Decision, type DecisionContext, type RuleSpec, type RuleState } from './types.js';
 
 export const JOURNAL_MAX_BYTES = 1024 * 1024;
 
@@ -175,7 +175,7 @@ export class RemediationRunner {
       if (decision.kind !== 'act') { this.decisions.record(rule.spec.name, rule.action.type, decision, at); continue; }
       const probe = rule.spec.trigger.find((p) => !this.lastResults.get(p)?.ok) ?? change.name;
       const last = this.lastResults.get(probe);
-      this.track(act(this.host(), rule, decision, { probe, reason: last?.reason ?? 'unknown', message: last?.message, forced: false }));
+      this.actAndRefresh(rule, decision, { probe, reason: last?.reason ?? 'unknown', message: last?.message, forced: false });
     }
   }
 
@@ -256,7 +256,12 @@ export class RemediationRunner {
       return { decision };
     }
     const probe = r.spec.trigger[0];
-    return this.track(act(this.host(), r, decision, { probe, reason: 'manual', message: this.lastResults.get(probe)?.message, forced: force }));
+    return this.actAndRefresh(r, decision, { probe, reason: 'manual', message: this.lastResults.get(probe)?.message, forced: force });
+  }
+
+  /** Runs the act pipeline, then updates the gauges at once (the breaker may have tripped). */
+  private actAndRefresh(rule: Rule, decision: Decision, trig: TriggerInfo): Promise<ActResult> {
+    return this.track(act(this.host(), rule, decision, trig).finally(() => this.refreshGauges()));
   }
 
   // ---- views ---------------------------------------------------------------

@@ -45,7 +45,8 @@ export function buildAdminApp(control: RemediationControl, token: () => SecretVa
     const given = bearerToken(req.headers.authorization);
     if (secret && given !== undefined && secret.matches(given)) return;
     logger.warn({ method: req.method, url: req.url.split('?')[0], remote: req.ip, had_token: given !== undefined }, 'admin API: request without a valid token refused');
-    await reply.code(401).header('www-authenticate', 'Bearer realm="vigil-admin"').send({
+    // Returning the reply ends the request here: no route runs, nothing changes.
+    return reply.code(401).header('www-authenticate', 'Bearer realm="vigil-admin"').send({
       code: 'VIGIL_E_ADMIN_UNAUTHORIZED',
       message: 'send the token from admin.token_file as `Authorization: Bearer <token>`',
     });

@@ -85,7 +85,7 @@ test('an intent without outcome is reconciled and journalled, never repeated; th
     const out = await waitFor('reconciled outcome', async () => (await journalLines(state)).find((r) => r.event === 'outcome' && r.id === 'dead-beef'));
     assert.equal(out.outcome, 'reconciled_unknown');
     assert.match(String(out.detail), /not repeated/);
-    assert.equal(await a.metric('vigil_remediation_reconciled_total', { rule: 'fix-api', outcome: 'reconciled_unknown' }), 1);
+    assert.equal(await waitFor('reconciled metric', () => a!.metric('vigil_remediation_reconciled_total', { rule: 'fix-api', outcome: 'reconciled_unknown' })), 1);
     assert.ok(a.logs.some((l) => /an earlier run stopped mid-action; reconciled_unknown/.test(l.msg)));
     // The intent was 1 s ago and the cooldown is 2 s: blocked now, acting only once the cooldown from the intent passed.
     await waitFor('cooldown decision', async () => (await decision(a!))?.reason === 'cooldown');
