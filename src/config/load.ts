@@ -57,7 +57,7 @@ export function parseConfigText(text: string, opts: LoadOptions): LoadResult {
     return { ok: false, problems: [{ path: '', message: 'config file is empty: it needs at least a `probes:` list (see examples/vigil.yaml)' }] };
   }
   if (!isMap(doc.contents)) {
-    return { ok: false, problems: [{ path: '', line: 1, message: 'the top level must be a mapping with keys like agent: and probes:' }] };
+    return { ok: false, problems: [{ path: '', line: rangeLine(doc.contents, lineCounter) ?? 1, message: 'the top level must be a mapping with keys like agent: and probes:' }] };
   }
   const parsed = buildConfigSchema(opts.probeTypes, opts.schema, opts.actionTypes).safeParse(doc.toJS());
   if (parsed.success) return { ok: true, config: parsed.data };

@@ -31,3 +31,9 @@ test('a YAML syntax error carries its line', () => {
     assert.match(r.problems[0].message, /^YAML syntax error: /);
   }
 });
+
+test('a scalar at the top level is not a config', () => {
+  const r = parseConfigText('# c\njust a string\n', opts);
+  assert.equal(r.ok, false);
+  if (!r.ok) assert.deepEqual(r.problems, [{ path: '', line: 2, message: 'the top level must be a mapping with keys like agent: and probes:' }]);
+});
