@@ -30,8 +30,9 @@ export interface MariaNode {
    * Start on the same datadir; resolves once the server accepts connections.
    * `readOnly` overrides the node's role default (replicas start read-only),
    * e.g. to bring a former replica back writable as a crashed primary would.
+   * `extraArgs` are appended to mariadbd's command line (e.g. --ssl-cert=…).
    */
-  start(opts?: { readOnly?: boolean }): Promise<void>;
+  start(opts?: { readOnly?: boolean; extraArgs?: readonly string[] }): Promise<void>;
   /** Send a signal (default SIGKILL, like a crashed host) and wait for exit. */
   kill(signal?: NodeJS.Signals): Promise<void>;
   isRunning(): boolean;
@@ -106,7 +107,7 @@ class ServerNode implements MariaNode {
     return this.child?.pid !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  async start(opts: { readOnly?: boolean } = {}): Promise<void> {
+  async start(opts: { readOnly?: boolean; extraArgs?: readonly string[] } = {}): Promise<void> {
     if (this.isRunning()) throw new Error(`${this.name} is already running`);
     const readOnly = opts.readOnly ?? this.readOnly;
     const args = [
@@ -117,7 +118,7 @@ class ServerNode implements MariaNode {
       `--server-id=${this.serverId}`, `--log-bin=${join(this.datadir, 'bin')}`,
       `--relay-log=${join(this.datadir, 'relay')}`, '--binlog-format=ROW', '--log-slave-updates',
       '--gtid-strict-mode=ON', '--skip-name-resolve', `--slave-net-timeout=${SLAVE_NET_TIMEOUT_S}`,
-      INNODB_LOG, ...(readOnly ? ['--read-only=ON'] : []),
+      INNODB_LOG, ...(readOnly ? ['--read-only=ON'] : []), ...(opts.extraArgs ?? []),
     ];
     const child = spawn(this.bins.setpriv, args, { stdio: 'ignore' });
     this.child = child;
