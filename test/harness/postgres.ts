@@ -55,7 +55,11 @@ async function tail(file: string, lines = 15): Promise<string> {
   return text.trimEnd().split('\n').slice(-lines).join('\n');
 }
 
-export async function startPostgres(): Promise<PostgresServer> {
+/**
+ * `settings` become `-c name=value` server options (e.g. ssl, ssl_cert_file);
+ * files they name must be readable by the `postgres` system user.
+ */
+export async function startPostgres(opts: { settings?: Readonly<Record<string, string>> } = {}): Promise<PostgresServer> {
   const setpriv = requireBinary('setpriv', 'util-linux');
   const initdb = requireBinary('initdb', 'postgresql');
   const postgres = requireBinary('postgres', 'postgresql');
@@ -125,6 +129,7 @@ export async function startPostgres(): Promise<PostgresServer> {
       '-D', datadir, '-p', String(port), '-c', `listen_addresses=${HOST}`, '-c', `unix_socket_directories=${dir}`,
       // Durability is irrelevant for a throw-away test server.
       '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
+      ...Object.entries(opts.settings ?? {}).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
     ], { stdio: ['ignore', log.fd, log.fd] });
     const c = child;
     // 'error' without 'exit' happens when the spawn itself fails.
