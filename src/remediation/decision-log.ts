@@ -1,6 +1,8 @@
 // Makes every decision visible: the last one per rule for /status, a counter
 // per blocked decision, and one log line when a rule's decision changes
-// (kind or reason) — not one per probe run.
+// (kind or reason) — not one per probe run. "Nothing to do" in between does
+// not count as a change for the log (only at debug level), so a flapping
+// probe does not repeat "blocked by breaker_open" on every other run.
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/catalogue.js';
 import type { Decision } from './types.js';
@@ -16,6 +18,7 @@ export interface RecordedDecision {
 
 export class DecisionLog {
   private readonly last = new Map<string, RecordedDecision>();
+  private readonly logged = new Map<string, string>();
 
   constructor(private readonly logger: Logger, private readonly metrics: Metrics) {}
 
@@ -26,13 +29,20 @@ export class DecisionLog {
     const changed = !prev || prev.kind !== d.kind || prev.reason !== reason;
     this.last.set(rule, { kind: d.kind, reason, detail: d.detail, time, since: changed ? time : prev.since });
     if (d.kind === 'blocked') this.metrics.remediation.blocked.inc({ rule, action, reason: d.reason });
-    if (!changed) return;
     const fields = { rule, action, decision: d.kind, reason, detail: d.detail };
+    if (d.kind === 'none') {
+      if (changed) this.logger.debug(fields, `remediation ${rule}: nothing to do (${d.detail})`);
+      return;
+    }
+    const key = `${d.kind}:${reason ?? ''}`;
+    // Every act is logged; a blocked reason once until something else was logged.
+    if (d.kind === 'blocked' && this.logged.get(rule) === key) return;
+    this.logged.set(rule, key);
     if (d.kind === 'act') this.logger.warn(fields, `remediation ${rule}: acting (${action})`);
-    else if (d.kind === 'blocked') {
+    else {
       const loud = d.reason === 'breaker_open' || d.reason === 'precheck_failed' || d.reason === 'lock_unavailable';
       this.logger[loud ? 'warn' : 'info'](fields, `remediation ${rule}: blocked by ${d.reason}: ${d.detail}`);
-    } else if (prev) this.logger.info(fields, `remediation ${rule}: nothing to do (${d.detail})`);
+    }
   }
 
   get(rule: string): RecordedDecision | undefined {
