@@ -2,6 +2,7 @@
 // mysql* probe shares (address or socket, user, password / password_file,
 // database, tls, keepalive), and a connector that honours the probe's abort
 // signal even when the server accepts TCP and then never answers.
+import net from 'node:net';
 import mysql, { type Connection, type ConnectionOptions } from 'mysql2';
 import { z } from 'zod';
 import { formatDuration } from '../config/durations.js';
@@ -79,10 +80,15 @@ export type MysqlRun<T> =
 
 interface Handle { readonly conn: Connection; dead: boolean }
 
-function sslOptions(tls: TlsOptions | true | undefined): ConnectionOptions['ssl'] {
+/**
+ * mysql2 checks the certificate's name only against a host name: for an IP
+ * address it would check "localhost" (Node's default), so there only the
+ * chain is verified.
+ */
+function sslOptions(tls: TlsOptions | true | undefined, host: string | undefined): ConnectionOptions['ssl'] {
   if (tls === undefined) return undefined;
-  if (tls === true) return { rejectUnauthorized: true, verifyIdentity: true };
-  return { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.rejectUnauthorized, verifyIdentity: tls.rejectUnauthorized };
+  const opts = tls === true ? { rejectUnauthorized: true } : { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.rejectUnauthorized };
+  return { ...opts, verifyIdentity: opts.rejectUnauthorized && host !== undefined && net.isIP(host) === 0 };
 }
 
 /** mysql2's destroy() only half-closes; a server that never answers would keep the socket. */
@@ -102,7 +108,7 @@ function open(t: MysqlTarget, timeoutMs: number, signal: AbortSignal): Promise<H
     if (signal.aborted) return reject(abortError(signal));
     const conn = mysql.createConnection({
       host: t.socket ? undefined : t.host, port: t.socket ? undefined : t.port, socketPath: t.socket,
-      user: t.user, password: t.password ?? '', database: t.database, ssl: sslOptions(t.tls),
+      user: t.user, password: t.password ?? '', database: t.database, ssl: sslOptions(t.tls, t.socket ? undefined : t.host),
       connectTimeout: timeoutMs, dateStrings: true, multipleStatements: false,
       // A probe never loads files; a hostile server must not be able to ask for one.
       flags: ['-LOCAL_FILES'],

@@ -51,7 +51,8 @@ export function serverErrno(err: unknown): number | undefined {
 
 function isTlsFailure(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown };
-  if (e?.code === 'HANDSHAKE_NO_SSL_SUPPORT') return true;
+  // mysql2 replaces the TLS error's own code (e.g. UNABLE_TO_VERIFY_LEAF_SIGNATURE) with its own.
+  if (e?.code === 'HANDSHAKE_NO_SSL_SUPPORT' || e?.code === 'HANDSHAKE_SSL_ERROR') return true;
   // Node's own TLS codes (certificate, handshake) are recognised by classifyNetworkError.
   return classifyNetworkError(err, false).reason === 'tls';
 }

@@ -72,7 +72,8 @@ describe('pt-heartbeat interoperability (real MariaDB primary + replica, percona
     child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
     const probe = replicaProbe('vigil_pt');
     let r: ProbeResult | undefined;
-    for (let i = 0; i < 50; i++) {
+    // Perl start-up plus the first replicated write; generous for a loaded machine.
+    for (let i = 0; i < 150; i++) {
       await sleep(100);
       assert.equal(child.exitCode, null, `pt-heartbeat exited: ${stderr}`);
       r = await probe.run();
@@ -80,7 +81,7 @@ describe('pt-heartbeat interoperability (real MariaDB primary + replica, percona
     }
     assert.equal(r?.ok, true, `${r?.reason}: ${r?.message}; pt-heartbeat stderr: ${stderr}`);
     const live = heartbeatLag(r!)!;
-    assert.ok(live >= 0 && live < 1, `lag while pt-heartbeat writes every 0.2s: ${live}`);
+    assert.ok(live >= 0 && live < 2, `lag while pt-heartbeat writes every 0.2s: ${live}`);
     const [row] = await topo.replicas[0].query<{ ts: string; server_id: number }>('SELECT ts, server_id FROM vigil_pt.heartbeat');
     assert.equal(row.server_id, 1);
     assert.match(row.ts, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/);
@@ -89,8 +90,13 @@ describe('pt-heartbeat interoperability (real MariaDB primary + replica, percona
     child.kill('SIGTERM');
     await new Promise((res) => child.once('exit', res));
     await sleep(1500);
+    // The server's own reading of the row's age (MariaDB parses the ts, UTC), taken just before and after.
+    const sqlAge = async () => Number((await topo.replicas[0].query<{ age: string }>(
+      'SELECT TIMESTAMPDIFF(MICROSECOND, ts, UTC_TIMESTAMP(6)) / 1e6 AS age FROM vigil_pt.heartbeat WHERE server_id = 1'))[0].age);
+    const lo = await sqlAge();
     const stale = heartbeatLag(await probe.run())!;
-    assert.ok(stale >= 1.5 && stale < 3, `lag 1.5 s after pt-heartbeat stopped: ${stale}`);
+    const hi = await sqlAge();
+    assert.ok(stale >= 1.5 && stale >= lo - 0.01 && stale <= hi + 0.01, `vigil lag ${stale} vs the server's ${lo}..${hi}`);
   });
 
   it('`pt-heartbeat --check --utc` reads the rows vigil writes (master server_id auto-detected), and sees them age', async () => {
