@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import cron from 'node-cron';
 import { duration, hostPort, positiveDuration } from './fields.js';
-import { formatDuration } from './durations.js';
+import { formatDuration, parseDuration } from './durations.js';
 import type { CommonProbeConfig, SchemaContext } from '../probes/definition.js';
 import type { AnyProbeDefinition } from '../probes/registry.js';
 import { ACTION_TYPES, type AnyActionDefinition } from '../actions/registry.js';
@@ -28,26 +28,51 @@ const commonProbeFields = {
 
 type RawCommon = z.output<z.ZodObject<typeof commonProbeFields>> & { type: string };
 
-function normalizeCommon(p: RawCommon, ctx: z.RefinementCtx): CommonProbeConfig {
-  if (p.interval !== undefined && p.schedule !== undefined) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['schedule'], message: 'set either interval or schedule, not both' });
+/** Default timeout: 5s, but always shorter than the interval it runs in. */
+function defaultTimeout(everyMs: number | undefined): number {
+  return everyMs !== undefined ? Math.min(DEFAULT_TIMEOUT_MS, Math.floor(everyMs * 0.8)) : DEFAULT_TIMEOUT_MS;
+}
+
+/**
+ * Cross-field checks of the common keys, on the raw probe before it parses.
+ * zod skips an object's transform when any of its fields failed, so done
+ * afterwards these problems stayed hidden until every other field of the
+ * probe was fixed; check-config must print every problem at once.
+ */
+function checkCommonRaw(raw: unknown, ctx: z.RefinementCtx): void {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return;
+  const p = raw as Record<string, unknown>;
+  const issue = (key: string, message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, path: [key], message });
+  const ms = (v: unknown) => (typeof v === 'string' ? parseDuration(v) : undefined);
+  if (p.interval !== undefined && p.schedule !== undefined) issue('schedule', 'set either interval or schedule, not both');
+  if (typeof p.schedule === 'string' && !cron.validate(p.schedule)) {
+    issue('schedule', `"${p.schedule}" is not a valid cron expression (e.g. "*/30 * * * * *")`);
   }
-  if (p.schedule !== undefined && !cron.validate(p.schedule)) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['schedule'], message: `"${p.schedule}" is not a valid cron expression (e.g. "*/30 * * * * *")` });
+  const interval = ms(p.interval);
+  const timeout = ms(p.timeout);
+  if (timeout !== undefined && interval !== undefined && timeout > 0 && timeout >= interval) {
+    issue('timeout', `must be shorter than interval ${formatDuration(interval)}`);
   }
+  const whenFailing = ms(p.interval_when_failing);
+  // Only when the timeout is known: given and valid, or defaulted from a valid (or absent) interval.
+  const timeoutKnown = p.timeout === undefined ? p.interval === undefined || interval !== undefined : timeout !== undefined;
+  if (whenFailing !== undefined && whenFailing > 0 && timeoutKnown) {
+    const everyMs = interval ?? (p.schedule === undefined ? DEFAULT_INTERVAL_MS : undefined);
+    const timeoutMs = timeout ?? defaultTimeout(everyMs);
+    if (timeoutMs >= whenFailing) issue('interval_when_failing', `must be longer than timeout ${formatDuration(timeoutMs)}`);
+  }
+  const int = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) && v >= 1 ? v : undefined);
+  const critical = p.failures_before_critical === undefined ? 3 : int(p.failures_before_critical);
+  const warning = int(p.failures_before_warning);
+  if (warning !== undefined && critical !== undefined && warning > critical) {
+    issue('failures_before_warning', `must not exceed failures_before_critical (${critical})`);
+  }
+}
+
+function normalizeCommon(p: RawCommon): CommonProbeConfig {
   const everyMs = p.interval ?? (p.schedule === undefined ? DEFAULT_INTERVAL_MS : undefined);
-  // Default timeout: 5s, but always shorter than the interval it runs in.
-  const timeoutMs = p.timeout ?? (everyMs !== undefined ? Math.min(DEFAULT_TIMEOUT_MS, Math.floor(everyMs * 0.8)) : DEFAULT_TIMEOUT_MS);
-  if (p.timeout !== undefined && p.interval !== undefined && p.timeout >= p.interval) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['timeout'], message: `must be shorter than interval ${formatDuration(p.interval)}` });
-  }
-  if (p.interval_when_failing !== undefined && timeoutMs >= p.interval_when_failing) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['interval_when_failing'], message: `must be longer than timeout ${formatDuration(timeoutMs)}` });
-  }
+  const timeoutMs = p.timeout ?? defaultTimeout(everyMs);
   const warning = p.failures_before_warning ?? Math.min(1, p.failures_before_critical);
-  if (warning > p.failures_before_critical) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['failures_before_warning'], message: `must not exceed failures_before_critical (${p.failures_before_critical})` });
-  }
   return {
     name: p.name,
     type: p.type,
@@ -67,10 +92,24 @@ function probeSchema(defs: readonly AnyProbeDefinition[], ctx: SchemaContext) {
       ? { message: `type must be one of ${defs.map((d) => d.type).join(', ')}` }
       : { message: c.defaultError },
   });
-  return union.transform((raw, zctx) => {
+  return z.preprocess((raw, zctx) => { checkCommonRaw(raw, zctx); return raw; }, union.transform((raw, zctx) => {
     const def = defs.find((d) => d.type === raw.type) as AnyProbeDefinition;
     const specific = def.normalize ? def.normalize(raw, zctx) : raw;
-    return { ...specific, ...normalizeCommon(raw as RawCommon, zctx), definition: def };
+    return { ...specific, ...normalizeCommon(raw as RawCommon), definition: def };
+  }));
+}
+
+/** On the raw list, so a duplicate is reported even when some probe has other problems. */
+function checkUniqueNames(raw: unknown, ctx: z.RefinementCtx): void {
+  if (!Array.isArray(raw)) return;
+  const seen = new Map<string, number>();
+  raw.forEach((p: unknown, i) => {
+    const name = typeof p === 'object' && p !== null ? (p as { name?: unknown }).name : undefined;
+    if (typeof name !== 'string') return;
+    const first = seen.get(name);
+    if (first !== undefined) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i, 'name'], message: `duplicate probe name "${name}" (also probes[${first}])` });
+    } else seen.set(name, i);
   });
 }
 
@@ -82,17 +121,10 @@ export function buildConfigSchema(defs: readonly AnyProbeDefinition[], ctx: Sche
       shutdown_timeout: duration().default('10s'),
       ...agentRemediationFields,
     }).strict().default({}),
-    probes: z.array(probeSchema(defs, ctx)).default([]),
+    probes: z.preprocess((raw, zctx) => { checkUniqueNames(raw, zctx); return raw; }, z.array(probeSchema(defs, ctx)).default([])),
     ...remediationTopLevel(actionDefs, ctx),
     coordination: coordinationSchema(ctx.env).optional(),
   }).strict().superRefine((cfg, zctx) => {
-    const seen = new Map<string, number>();
-    cfg.probes.forEach((p, i) => {
-      const first = seen.get(p.name);
-      if (first !== undefined) {
-        zctx.addIssue({ code: z.ZodIssueCode.custom, path: ['probes', i, 'name'], message: `duplicate probe name "${p.name}" (also probes[${first}])` });
-      } else seen.set(p.name, i);
-    });
     checkRemediations(cfg, zctx);
     checkFailover(cfg, zctx);
   });
