@@ -35,10 +35,20 @@ const regexList = () => z.array(z.string()).default([]).transform((list, ctx) =>
   }
 }));
 
+function isHttpUrl(text: string): boolean {
+  try {
+    const u = new URL(text);
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
 export const httpProbe = defineProbe({
   type: 'http',
   fields: (ctx) => ({
-    url: z.string().url('must be an absolute http:// or https:// URL').refine((u) => /^https?:/i.test(u), 'must be an http:// or https:// URL'),
+    // One check, not .url().refine(): zod runs the refinement on a failed value too (two messages).
+    url: z.string().refine(isHttpUrl, 'must be an absolute http:// or https:// URL'),
     method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']).default('GET'),
     headers: z.record(secret(ctx.env)).default({}),
     body: z.string().optional(),
