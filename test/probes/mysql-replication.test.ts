@@ -4,6 +4,7 @@
 // heartbeat table, and finally a SIGKILLed primary. Series never go missing.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect, createServer, type Socket } from 'node:net';
 import pino from 'pino';
 import { parseConfigText } from '../../src/config/load.js';
 import { PROBE_TYPES } from '../../src/probes/registry.js';
@@ -36,6 +37,30 @@ async function until(what: string, timeoutMs: number, run: () => Promise<ProbeRe
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last result: ${r.reason} ${r.message}`);
     await sleep(100);
   }
+}
+
+/**
+ * A TCP path that can go silent: while stalled it swallows bytes both ways
+ * and keeps the connections open, like a link that black-holes packets. The
+ * replica's IO thread notices only after slave_net_timeout (2 s in the harness).
+ */
+async function startStallingProxy(port: number): Promise<{ port: number; stall(): void; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  let stalled = false;
+  const server = createServer((client) => {
+    const upstream = connect(port, '127.0.0.1');
+    for (const [from, to] of [[client, upstream], [upstream, client]] as const) {
+      sockets.add(from);
+      from.on('data', (d: Buffer) => { if (!stalled) to.write(d); });
+      from.on('error', () => to.destroy()).on('close', () => { sockets.delete(from); to.destroy(); });
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as { port: number }).port,
+    stall: () => { stalled = true; },
+    close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
+  };
 }
 
 describe('mysql_replication + mysql_heartbeat (real MariaDB primary + replica)', () => {
@@ -131,6 +156,37 @@ describe('mysql_replication + mysql_heartbeat (real MariaDB primary + replica)',
     await topo.waitReplicaCaughtUp(topo.replicas[0]);
     await writer.run();
     await until('healthy again', 5_000, () => hb.run(), (r) => r.ok);
+  });
+
+  it('a silently stalled link: both threads "running" and Seconds_Behind_Master 0, yet heartbeat lag passes max_lag', async () => {
+    const r0 = topo.replicas[0];
+    const proxy = await startStallingProxy(topo.primary.port);
+    await r0.query('STOP REPLICA');
+    await r0.query(`CHANGE MASTER TO MASTER_PORT=${proxy.port}`);
+    await r0.query('START REPLICA');
+    try {
+      const hb = replicaProbe({ heartbeat: true, max_lag: '500ms' });
+      const sbm = replicaProbe({ max_lag: '500ms' });
+      await until('replicating through the proxy', 10_000, async () => { await writer.run(); return hb.run(); }, (r) => r.ok);
+      proxy.stall();
+      for (let i = 0; i < 4; i++) { await writer.run(); await sleep(200); }
+      const [a, s] = [await hb.run(), await sbm.run()];
+      // Inside slave_net_timeout the replica has not noticed anything:
+      assert.equal(obs(a, 'mysql_replica_io_running', { channel: 'default' }), 1, a.message);
+      assert.equal(obs(a, 'mysql_replica_sql_running', { channel: 'default' }), 1);
+      assert.equal(lag(a, 'seconds_behind'), 0);
+      assert.equal(s.ok, true, `judged by Seconds_Behind_Master alone, all looks fine: ${s.message}`);
+      assert.equal(a.reason, 'threshold', a.message);
+      assert.ok(lag(a, 'heartbeat')! > 0.5);
+      console.log(`# stalled link: heartbeat probe → ${a.reason} (${a.message}); SBM-only probe → ok (${s.message})`);
+    } finally {
+      await proxy.close();
+      await r0.query('STOP REPLICA');
+      await r0.query(`CHANGE MASTER TO MASTER_PORT=${topo.primary.port}`);
+      await r0.query('START REPLICA');
+    }
+    await writer.run();
+    await topo.waitReplicaCaughtUp(r0);
   });
 
   it('multi-source: a broken extra connection is reported on its own channel and fails the probe', async () => {
