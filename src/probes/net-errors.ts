@@ -44,8 +44,10 @@ export function displayUrl(raw: string): string {
     const u = new URL(raw);
     u.username = '';
     u.password = '';
-    u.search = u.search ? '?…' : '';
-    return u.toString();
+    const hadQuery = u.search !== '';
+    u.search = '';
+    // Appended after serialising: set through URL, "…" came out as "%E2%80%A6".
+    return `${u.toString()}${hadQuery ? '?…' : ''}`;
   } catch {
     return '(invalid url)';
   }

@@ -1,0 +1,252 @@
+// HTTP probe against real node:http and node:https servers on 127.0.0.1.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type http from 'node:http';
+import { buildProbe, observation } from '../helpers/probe.js';
+import { closedPort, startHttpServer, startHttpsServer, startSilentServer, type TestServer } from '../helpers/servers.js';
+import { makeSelfSignedCert, type TestCert } from '../helpers/tls.js';
+
+interface Seen { method?: string; url?: string; headers: http.IncomingHttpHeaders; body: string }
+
+let server: TestServer;
+let lastSeen: Seen = { headers: {}, body: '' };
+
+function routes(req: http.IncomingMessage, res: http.ServerResponse) {
+  let body = '';
+  req.on('data', (c) => { body += c; });
+  req.on('end', () => {
+    lastSeen = { method: req.method, url: req.url, headers: req.headers, body };
+    const u = new URL(req.url ?? '/', 'http://x');
+    switch (u.pathname) {
+      case '/ok': res.end('{"status":"up","version":"1.2.3"}'); break;
+      case '/down': res.end('{"status":"down"}'); break;
+      case '/error': res.statusCode = 500; res.end('boom'); break;
+      case '/missing': res.statusCode = 404; res.end('not here'); break;
+      case '/old': res.statusCode = 302; res.setHeader('location', '/ok'); res.end(); break;
+      case '/loop': res.statusCode = 302; res.setHeader('location', '/loop'); res.end(); break;
+      case '/big': res.end('x'.repeat(64 * 1024)); break;
+      case '/echo': res.setHeader('content-type', 'text/plain'); res.end(`${req.method} ${req.headers['x-probe'] ?? ''} ${body}`); break;
+      case '/stall-body': res.writeHead(200); res.write('partial'); break; // never ends
+      default: res.statusCode = 404; res.end();
+    }
+  });
+}
+
+before(async () => { server = await startHttpServer(routes); });
+after(async () => { await server.close(); });
+
+describe('status codes', () => {
+  test('200 is a success; the status code is observed', async () => {
+    const p = buildProbe({ type: 'http', url: `${server.origin}/ok` });
+    const r = await p.run();
+    assert.equal(r.ok, true, r.message);
+    assert.equal(observation(r, 'http_status_code'), 200);
+    assert.equal(r.message, `GET ${server.origin}/ok returned 200`);
+    assert.ok(r.durationSeconds > 0 && r.durationSeconds < 2);
+  });
+
+  test('500 fails with reason status', async () => {
+    const r = await buildProbe({ type: 'http', url: `${server.origin}/error` }).run();
+    assert.equal(r.ok, false);
+    assert.equal(r.reason, 'status');
+    assert.equal(observation(r, 'http_status_code'), 500);
+    assert.equal(r.message, `GET ${server.origin}/error returned status 500`);
+  });
+
+  test('valid_status_codes: a code, a class and a range', async () => {
+    for (const [codes, ok] of [[[404], true], [['4xx'], true], [['400-404'], true], [['2xx'], false], [[200, '405-499'], false]] as const) {
+      const r = await buildProbe({ type: 'http', url: `${server.origin}/missing`, valid_status_codes: codes }).run();
+      assert.equal(r.ok, ok, `${JSON.stringify(codes)}: ${r.message}`);
+    }
+  });
+});
+
+describe('request: method, headers, body', () => {
+  test('POST with headers (one from ${ENV}) and a body', async () => {
+    const p = buildProbe({
+      type: 'http', url: `${server.origin}/echo?token=secret`, method: 'POST',
+      headers: { 'X-Probe': 'vigil', Authorization: 'Bearer ${PROBE_TOKEN}', 'Content-Type': 'application/json' },
+      body: '{"ping":1}', fail_if_body_not_matches_regexp: ['^POST vigil \\{"ping":1\\}$'],
+    }, { env: { PROBE_TOKEN: 't0k3n' } });
+    const r = await p.run();
+    assert.equal(r.ok, true, r.message);
+    assert.equal(lastSeen.method, 'POST');
+    assert.equal(lastSeen.url, '/echo?token=secret');
+    assert.equal(lastSeen.headers.authorization, 'Bearer t0k3n');
+    assert.equal(lastSeen.body, '{"ping":1}');
+    // The query string (where tokens live) never reaches the message.
+    assert.equal(r.message, `POST ${server.origin}/echo?… returned 200`);
+  });
+
+  test('credentials in the URL never reach the message', async () => {
+    const r = await buildProbe({ type: 'http', url: `http://user:hunter2@127.0.0.1:${server.port}/error` }).run();
+    assert.equal(r.ok, false);
+    assert.doesNotMatch(r.message ?? '', /hunter2|user/);
+  });
+});
+
+describe('body checks', () => {
+  test('fail_if_body_not_matches_regexp', async () => {
+    const good = await buildProbe({ type: 'http', url: `${server.origin}/ok`, fail_if_body_not_matches_regexp: ['"status":"up"'] }).run();
+    assert.equal(good.ok, true, good.message);
+    const bad = await buildProbe({ type: 'http', url: `${server.origin}/down`, fail_if_body_not_matches_regexp: ['"status":"up"'] }).run();
+    assert.equal(bad.ok, false);
+    assert.equal(bad.reason, 'body');
+    assert.equal(bad.message, 'body does not match "status":"up"');
+  });
+
+  test('fail_if_body_matches_regexp', async () => {
+    const bad = await buildProbe({ type: 'http', url: `${server.origin}/down`, fail_if_body_matches_regexp: ['"status":\\s*"down"'] }).run();
+    assert.equal(bad.ok, false);
+    assert.equal(bad.reason, 'body');
+    const good = await buildProbe({ type: 'http', url: `${server.origin}/ok`, fail_if_body_matches_regexp: ['"status":\\s*"down"'] }).run();
+    assert.equal(good.ok, true, good.message);
+  });
+
+  test('a body over body_size_limit fails the body check instead of being read whole', async () => {
+    const r = await buildProbe({ type: 'http', url: `${server.origin}/big`, body_size_limit: '1KiB', fail_if_body_not_matches_regexp: ['x'] }).run();
+    assert.equal(r.ok, false);
+    assert.equal(r.reason, 'body');
+    assert.equal(r.message, 'body larger than body_size_limit (1024 bytes)');
+    const fits = await buildProbe({ type: 'http', url: `${server.origin}/big`, body_size_limit: '64KiB', fail_if_body_not_matches_regexp: ['x'] }).run();
+    assert.equal(fits.ok, true, fits.message);
+  });
+});
+
+describe('redirects', () => {
+  test('followed by default', async () => {
+    const r = await buildProbe({ type: 'http', url: `${server.origin}/old`, fail_if_body_not_matches_regexp: ['"up"'] }).run();
+    assert.equal(r.ok, true, r.message);
+    assert.equal(observation(r, 'http_status_code'), 200);
+    assert.equal(lastSeen.url, '/ok');
+  });
+
+  test('follow_redirects: false sees the 302 itself', async () => {
+    const r = await buildProbe({ type: 'http', url: `${server.origin}/old`, follow_redirects: false }).run();
+    assert.equal(r.ok, false);
+    assert.equal(r.reason, 'status');
+    assert.equal(observation(r, 'http_status_code'), 302);
+    const ok = await buildProbe({ type: 'http', url: `${server.origin}/old`, follow_redirects: false, valid_status_codes: [302] }).run();
+    assert.equal(ok.ok, true, ok.message);
+  });
+
+  test('a redirect loop stops at max_redirects and fails', async () => {
+    const r = await buildProbe({ type: 'http', url: `${server.origin}/loop`, max_redirects: 3 }).run();
+    assert.equal(r.ok, false, r.message);
+  });
+});
+
+describe('network failures', () => {
+  test('connection refused', async () => {
+    const port = await closedPort();
+    const r = await buildProbe({ type: 'http', url: `http://127.0.0.1:${port}/` }).run();
+    assert.equal(r.ok, false);
+    assert.equal(r.reason, 'connect_refused', r.message);
+    assert.equal(observation(r, 'http_status_code'), 0);
+    assert.match(r.message ?? '', /ECONNREFUSED/);
+  });
+
+  test('a server that accepts and never answers: the timeout is honoured', async () => {
+    const silent = await startSilentServer();
+    try {
+      const p = buildProbe({ type: 'http', url: `${silent.origin}/`, interval: '5s', timeout: '400ms' });
+      const started = performance.now();
+      const r = await p.run();
+      const took = performance.now() - started;
+      assert.equal(r.ok, false);
+      assert.equal(r.reason, 'timeout', r.message);
+      assert.ok(took >= 380, `returned after ${took.toFixed(0)} ms, before the timeout`);
+      assert.ok(took < 1400, `returned after ${took.toFixed(0)} ms: the timeout was not honoured`);
+    } finally {
+      await silent.close();
+    }
+  });
+
+  test('headers arrive but the body stalls: still the timeout', async () => {
+    const p = buildProbe({ type: 'http', url: `${server.origin}/stall-body`, interval: '5s', timeout: '400ms', fail_if_body_not_matches_regexp: ['done'] });
+    const started = performance.now();
+    const r = await p.run();
+    const took = performance.now() - started;
+    assert.equal(r.reason, 'timeout', r.message);
+    assert.ok(took >= 380 && took < 1400, `took ${took.toFixed(0)} ms`);
+  });
+
+  test('a name that does not resolve fails with reason dns', async () => {
+    const r = await buildProbe({ type: 'http', url: 'http://vigil-test.invalid/', timeout: '3s' }).run();
+    assert.equal(r.ok, false);
+    assert.equal(r.reason, 'dns', r.message);
+  });
+});
+
+describe('connections', () => {
+  test('a fresh connection per run by default', async () => {
+    const p = buildProbe({ type: 'http', url: `${server.origin}/ok` });
+    const before = server.connections();
+    for (let i = 0; i < 3; i++) assert.equal((await p.run()).ok, true);
+    assert.equal(server.connections() - before, 3);
+    await p.close();
+  });
+
+  test('keepalive: true reuses one connection', async () => {
+    const p = buildProbe({ type: 'http', url: `${server.origin}/ok`, keepalive: true });
+    const before = server.connections();
+    for (let i = 0; i < 3; i++) assert.equal((await p.run()).ok, true);
+    assert.equal(server.connections() - before, 1);
+    await p.close();
+  });
+});
+
+describe('https with a self-signed certificate', () => {
+  let cert: TestCert;
+  let tls: TestServer;
+  before(async () => {
+    cert = makeSelfSignedCert({ cn: 'localhost', days: 30 });
+    tls = await startHttpsServer(cert, routes);
+  });
+  after(async () => { await tls.close(); cert.cleanup(); });
+
+  test('without ca_file: fails with reason tls', async () => {
+    const r = await buildProbe({ type: 'http', url: `https://localhost:${tls.port}/ok` }).run();
+    assert.equal(r.ok, false);
+    assert.equal(r.reason, 'tls', r.message);
+    assert.match(r.message ?? '', /self[- ]signed/i);
+  });
+
+  test('with ca_file: succeeds and exports the certificate expiry', async () => {
+    const r = await buildProbe({ type: 'http', url: `https://localhost:${tls.port}/ok`, tls: { ca_file: cert.certFile } }).run();
+    assert.equal(r.ok, true, r.message);
+    assert.equal(observation(r, 'tls_cert_expiry_timestamp_seconds'), cert.notAfter);
+    const days = (cert.notAfter - Date.now() / 1000) / 86400;
+    assert.ok(days > 29 && days <= 30, `expires in ${days} days`);
+  });
+
+  test('insecure_skip_verify accepts it (and still reports the expiry)', async () => {
+    const r = await buildProbe({ type: 'http', url: `https://127.0.0.1:${tls.port}/ok`, tls: { insecure_skip_verify: true } }).run();
+    assert.equal(r.ok, true, r.message);
+    assert.equal(observation(r, 'tls_cert_expiry_timestamp_seconds'), cert.notAfter);
+  });
+
+  test('with keepalive the expiry is still reported on every run', async () => {
+    const p = buildProbe({ type: 'http', url: `https://localhost:${tls.port}/ok`, keepalive: true, tls: { ca_file: cert.certFile } });
+    for (let i = 0; i < 2; i++) {
+      const r = await p.run();
+      assert.equal(r.ok, true, r.message);
+      assert.equal(observation(r, 'tls_cert_expiry_timestamp_seconds'), cert.notAfter, `run ${i + 1}`);
+    }
+    await p.close();
+  });
+
+  test('a wrong server_name fails with reason tls', async () => {
+    const r = await buildProbe({ type: 'http', url: `https://localhost:${tls.port}/ok`, tls: { ca_file: cert.certFile, server_name: 'other.example' } }).run();
+    assert.equal(r.ok, false);
+    assert.equal(r.reason, 'tls', r.message);
+  });
+
+  test('fail_if_not_ssl fails a plain http URL and passes https', async () => {
+    const plain = await buildProbe({ type: 'http', url: `${server.origin}/ok`, fail_if_not_ssl: true }).run();
+    assert.equal(plain.ok, false);
+    assert.equal(plain.reason, 'tls');
+    const secure = await buildProbe({ type: 'http', url: `https://localhost:${tls.port}/ok`, fail_if_not_ssl: true, tls: { ca_file: cert.certFile } }).run();
+    assert.equal(secure.ok, true, secure.message);
+  });
+});
