@@ -66,9 +66,16 @@ export const diskProbe = defineProbe({
       name: cfg.name,
       type: 'disk',
       run: (signal) => timed(async (): Promise<ProbeOutcome> => {
-        const since = deps.singleFlight.outstandingSince(key);
-        if (since !== undefined) {
-          return fail('timeout', `a filesystem call on ${cfg.path} has not returned for ${formatDuration(Date.now() - since)}; not querying it again until it does`);
+        // A call already outstanding on this path: past our timeout the mount is
+        // hung, so fail at once; younger, it is another probe of the same path
+        // mid-call, so wait for it (within our timeout) instead of failing or
+        // piling a second call on the mount.
+        for (let since = deps.singleFlight.outstandingSince(key); since !== undefined; since = deps.singleFlight.outstandingSince(key)) {
+          if (Date.now() - since >= cfg.timeoutMs) {
+            return fail('timeout', `a filesystem call on ${cfg.path} has not returned for ${formatDuration(Date.now() - since)}; not querying it again until it does`);
+          }
+          const waited = await Promise.race([deps.singleFlight.settled(key), whenAborted(signal).then(() => 'aborted' as const)]);
+          if (waited === 'aborted') return fail('timeout', `a filesystem call on ${cfg.path} did not return within ${formatDuration(cfg.timeoutMs)}`);
         }
         const call = deps.singleFlight.run(key, () => gather(cfg.path, cfg.write_test));
         call.catch(() => undefined); // settled later by the race below or never awaited after a timeout

@@ -11,6 +11,12 @@ export class SingleFlight {
     return this.running.get(key)?.since;
   }
 
+  /** Settles (never rejects) when the outstanding call for `key` does; at once if there is none. */
+  settled(key: string): Promise<void> {
+    const cur = this.running.get(key);
+    return cur ? cur.promise.then(() => undefined, () => undefined) : Promise.resolve();
+  }
+
   run<T>(key: string, call: () => Promise<T>, now = Date.now()): Promise<T> {
     if (this.running.has(key)) throw new Error(`a call for ${key} is already in flight`);
     const promise = call().finally(() => this.running.delete(key));
