@@ -68,6 +68,19 @@ export class ProbeRunner {
     this.timer = setTimeout(() => this.tick(at), Math.max(0, at - this.now()));
   }
 
+  /**
+   * The next run was planned when this run started, before its result was
+   * known. When the probe has just started failing, bring that run forward to
+   * interval_when_failing; otherwise the first retry waited a full interval.
+   */
+  private planSooner(plannedAt: number): void {
+    if (this.stopped || this.cfg.schedule.kind !== 'interval' || this.nextDueAt === undefined) return;
+    const sooner = plannedAt + this.periodMs();
+    if (sooner >= this.nextDueAt) return;
+    clearTimeout(this.timer);
+    this.planAt(Math.max(sooner, this.now()));
+  }
+
   private periodMs(): number {
     if (this.cfg.schedule.kind !== 'interval') return 0;
     return !this.lastOk && this.cfg.intervalWhenFailingMs ? this.cfg.intervalWhenFailingMs : this.cfg.schedule.everyMs;
@@ -93,8 +106,10 @@ export class ProbeRunner {
       this.inFlight = settled;
       void settled.then(() => { if (this.inFlight === settled) this.inFlight = undefined; });
       void result.then((r) => {
+        const wasOk = this.lastOk;
         this.lastOk = r.ok;
         if (!this.stopped) this.hooks.onResult(r, this.now());
+        if (wasOk && !r.ok) this.planSooner(plannedAt);
       });
     }
     if (this.cfg.schedule.kind === 'interval') {
