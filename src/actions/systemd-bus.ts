@@ -7,6 +7,19 @@ import dbus from 'dbus-next';
 const DEST = 'org.freedesktop.systemd1';
 const MANAGER_PATH = '/org/freedesktop/systemd1';
 
+// Only what we call, given to dbus-next up front: introspecting the whole
+// Manager object (a large XML document) cost ~1 s on the first action.
+const MANAGER_XML = `<node><interface name="org.freedesktop.systemd1.Manager">
+<method name="Subscribe"/>
+<method name="LoadUnit"><arg type="s" direction="in"/><arg type="o" direction="out"/></method>
+<method name="RestartUnit"><arg type="s" direction="in"/><arg type="s" direction="in"/><arg type="o" direction="out"/></method>
+<method name="ResetFailedUnit"><arg type="s" direction="in"/></method>
+<signal name="JobRemoved"><arg type="u"/><arg type="o"/><arg type="s"/><arg type="s"/></signal>
+</interface></node>`;
+const UNIT_XML = `<node><interface name="org.freedesktop.DBus.Properties">
+<method name="GetAll"><arg type="s" direction="in"/><arg type="a{sv}" direction="out"/></method>
+</interface></node>`;
+
 export interface UnitState {
   readonly loadState: string;
   readonly activeState: string;
@@ -16,7 +29,11 @@ export interface UnitState {
   readonly mainPid: number;
   /** Epoch ms the unit last entered active (0 = never). */
   readonly activeEnterMs: number;
+  /** Epoch ms the unit last left inactive/failed, i.e. began to start (0 = never). */
+  readonly inactiveExitMs: number;
   readonly nRestarts: number;
+  readonly startLimitBurst: number;
+  readonly startLimitIntervalMs: number;
 }
 
 export class SystemdError extends Error {
@@ -48,7 +65,7 @@ export function describeDbusError(err: unknown): string {
   return type ? `${type}: ${text}` : text;
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+function callWithin<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_r, reject) => { t = setTimeout(() => reject(new SystemdError('VIGIL_E_SYSTEMD_TIMEOUT', `${what} did not answer within ${ms} ms`)), ms); });
   return Promise.race([p, timeout]).finally(() => clearTimeout(t));
@@ -65,12 +82,15 @@ export interface SystemdSession {
 /** Connects and subscribes (systemd sends JobRemoved only to subscribers). */
 export async function connectSystemd(busAddress: string, callTimeoutMs = 10_000): Promise<SystemdSession> {
   const bus = dbus.sessionBus({ busAddress });
-  // An 'error' event without a listener would crash the agent.
+  // An 'error' event without a listener would crash the agent; it also fails every pending call at once
+  // (a missing socket would otherwise only show as call timeouts).
   let busError: unknown;
-  bus.on('error', (err) => { busError = err; });
+  const broken = new Promise<never>((_r, reject) => bus.on('error', (err) => { busError = err; reject(err); }));
+  broken.catch(() => undefined);
+  const withTimeout = <T>(p: Promise<T>, ms: number, what: string) => callWithin(Promise.race([p, broken]), ms, what);
   const closed = () => { try { bus.disconnect(); } catch { /* already closed */ } };
   try {
-    const obj = await withTimeout(bus.getProxyObject(DEST, MANAGER_PATH), callTimeoutMs, 'systemd manager');
+    const obj = await withTimeout(bus.getProxyObject(DEST, MANAGER_PATH, MANAGER_XML), callTimeoutMs, 'systemd manager');
     const mgr = obj.getInterface('org.freedesktop.systemd1.Manager');
     await withTimeout(mgr.Subscribe() as Promise<void>, callTimeoutMs, 'Manager.Subscribe');
     const removed = new Map<string, string>();
@@ -83,7 +103,7 @@ export async function connectSystemd(busAddress: string, callTimeoutMs = 10_000)
 
     const unitState = async (unit: string): Promise<UnitState> => {
       const path = (await withTimeout(mgr.LoadUnit(unit) as Promise<string>, callTimeoutMs, 'Manager.LoadUnit'));
-      const uobj = await withTimeout(bus.getProxyObject(DEST, path), callTimeoutMs, `unit ${unit}`);
+      const uobj = await withTimeout(bus.getProxyObject(DEST, path, UNIT_XML), callTimeoutMs, `unit ${unit}`);
       const props = uobj.getInterface('org.freedesktop.DBus.Properties');
       const u = (await withTimeout(props.GetAll('org.freedesktop.systemd1.Unit') as Promise<Record<string, dbus.Variant>>, callTimeoutMs, 'Properties.GetAll'));
       let svc: Record<string, dbus.Variant> = {};
@@ -97,7 +117,10 @@ export async function connectSystemd(busAddress: string, callTimeoutMs = 10_000)
         result: String(svc.Result?.value ?? ''),
         mainPid: num(svc.MainPID?.value),
         activeEnterMs: Math.floor(num(u.ActiveEnterTimestamp?.value) / 1000),
+        inactiveExitMs: Math.floor(num(u.InactiveExitTimestamp?.value) / 1000),
         nRestarts: num(svc.NRestarts?.value),
+        startLimitBurst: num(u.StartLimitBurst?.value),
+        startLimitIntervalMs: Math.floor(num(u.StartLimitIntervalUSec?.value) / 1000),
       };
     };
 

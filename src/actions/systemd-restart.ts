@@ -74,12 +74,27 @@ export const systemdRestartAction = defineAction({
           return await withSession(async (s) => {
             const before = await s.unitState(cfg.unit);
             let reset = '';
-            if (cfg.reset_failed && before.activeState === 'failed') {
+            if (cfg.reset_failed && before.activeState === 'failed' && before.result === 'start-limit-hit') {
               await s.resetFailed(cfg.unit);
-              reset = before.result === 'start-limit-hit' ? 'reset start-limit-hit, then ' : 'reset-failed, then ';
+              reset = 'reset start-limit-hit, then ';
             }
-            const { result } = await s.restart(cfg.unit, cfg.timeout);
+            let { result } = await s.restart(cfg.unit, cfg.timeout);
             let after = await s.unitState(cfg.unit);
+            // A failed unit keeps its first Result (signal, exit-code…), so a start refused by the
+            // start limit does not say start-limit-hit: it shows as a job that failed without starting.
+            let refused = result === 'failed' && after.activeState === 'failed'
+              && (after.result === 'start-limit-hit' || after.inactiveExitMs === before.inactiveExitMs);
+            if (refused && cfg.reset_failed && !reset) {
+              await s.resetFailed(cfg.unit);
+              reset = 'start refused (start limit); reset-failed, then ';
+              ({ result } = await s.restart(cfg.unit, cfg.timeout));
+              after = await s.unitState(cfg.unit);
+              refused = false;
+            }
+            if (refused && after.result !== 'start-limit-hit') {
+              return { outcome: 'failed', detail: `restart job failed without starting ${cfg.unit}: systemd refused the start, most likely its start limit`
+                + ` (StartLimitBurst=${before.startLimitBurst} within ${formatDuration(before.startLimitIntervalMs)}, vigil's restarts included) — ${START_LIMIT_HINT(cfg.unit)}; ${describe(cfg.unit, after)}` } as const;
+            }
             const deadline = Date.now() + CONFIRM_MS;
             while (result === 'done' && after.activeState === 'activating' && Date.now() < deadline) {
               await sleep(100);

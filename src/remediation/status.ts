@@ -28,12 +28,16 @@ export interface StatusInput {
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
 
+/** idle (probes passing) → waiting (for the earlier rule, or its grace) → counting (failures past its grace) → ready. */
 function escalation(spec: RuleSpec, state: RuleState, ctx: DecisionContext): Record<string, unknown> | null {
   if (spec.after === undefined) return null;
+  const failing = spec.trigger.filter((p) => state.probes[p]?.lastOk === false);
+  if (failing.length === 0) return { after: spec.after, step: 'idle', detail: 'the rule\'s probes are not failing' };
+  const wait = escalationWait(state, spec, ctx, failing);
+  if (wait !== undefined) return { after: spec.after, step: 'waiting', detail: wait };
   const cond = conditionOf(state, spec, ctx, spec.trigger);
-  if (cond.met.length === 0) return { after: spec.after, step: 'idle', detail: 'the rule\'s condition is not met' };
-  const wait = escalationWait(state, spec, ctx, cond.met);
-  return wait === undefined ? { after: spec.after, step: 'ready', detail: `${spec.after} acted and its grace passed` } : { after: spec.after, step: 'waiting', detail: wait };
+  return cond.met.length ? { after: spec.after, step: 'ready', detail: `${spec.after} acted and its grace passed; ${cond.text}` }
+    : { after: spec.after, step: 'counting', detail: `${spec.after} acted and its grace passed; ${cond.text}` };
 }
 
 function ruleStatus(rule: LiveRule, input: StatusInput): Record<string, unknown> {

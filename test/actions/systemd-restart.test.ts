@@ -14,7 +14,7 @@ import { actionFromYaml, ctx } from './helpers.js';
 let um: UserManager;
 let dir: string;
 let env: NodeJS.ProcessEnv;
-const ALLOW = 'actions:\n  systemd_restart:\n    allowed_units: [vigil-ok.service, vigil-bad.service, vigil-limit.service]\n';
+const ALLOW = 'actions:\n  systemd_restart:\n    allowed_units: [vigil-ok.service, vigil-bad.service, vigil-limit.service, vigil-crashy.service]\n';
 const action = (fields: string) => actionFromYaml(`{ type: systemd_restart, scope: user, ${fields} }`, env, ALLOW);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -25,6 +25,7 @@ before(async () => {
   await um.writeUnit('vigil-ok.service', '[Service]\nExecStart=/bin/sleep infinity\n');
   await um.writeUnit('vigil-bad.service', '[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/sh -c "echo cannot start >&2; exit 3"\n');
   await um.writeUnit('vigil-limit.service', '[Unit]\nStartLimitIntervalSec=300\nStartLimitBurst=2\n[Service]\nExecStart=/bin/sleep infinity\n');
+  await um.writeUnit('vigil-crashy.service', '[Unit]\nStartLimitIntervalSec=300\nStartLimitBurst=2\n[Service]\nExecStart=/bin/sleep infinity\n');
   // The action finds the user manager's bus the way the agent would: from its environment.
   env = { ...process.env, ...um.env };
 });
@@ -92,6 +93,26 @@ test('start-limit-hit is reported as such, blocks the precheck, and reset_failed
   const r = await resetting.execute(ctx());
   assert.equal(r.outcome, 'succeeded', r.detail);
   assert.match(r.detail, /^reset start-limit-hit, then restart job done; vigil-limit.service active/);
+});
+
+test('a crashed unit refused by the start limit: reported as a refused start (systemd keeps Result=signal), and reset_failed retries once', async () => {
+  const crash = async () => {
+    process.kill(Number((await um.show('vigil-crashy.service', ['MainPID'])).MainPID), 'SIGKILL');
+    for (let i = 0; i < 100 && (await um.systemctl('is-active', 'vigil-crashy.service')).stdout.trim() !== 'failed'; i++) await sleep(20);
+  };
+  assert.equal((await um.systemctl('start', 'vigil-crashy.service')).code, 0);
+  await crash();
+  const plain = action('unit: vigil-crashy.service');
+  assert.equal((await plain.execute(ctx())).outcome, 'succeeded', 'the second start is within StartLimitBurst=2');
+  await crash();
+  const r = await plain.execute(ctx());
+  assert.equal(r.outcome, 'failed');
+  assert.equal(r.detail, 'restart job failed without starting vigil-crashy.service: systemd refused the start, most likely its start limit'
+    + ' (StartLimitBurst=2 within 5m, vigil\'s restarts included) — systemd refuses to start vigil-crashy.service until its StartLimitIntervalSec passes'
+    + ' or `systemctl reset-failed vigil-crashy.service`; set reset_failed: true to let vigil reset it; vigil-crashy.service failed (failed, Result=signal)');
+  const r2 = await action('unit: vigil-crashy.service, reset_failed: true').execute(ctx());
+  assert.equal(r2.outcome, 'succeeded', r2.detail);
+  assert.match(r2.detail, /^start refused \(start limit\); reset-failed, then restart job done; vigil-crashy.service active \(running, MainPID \d+\)$/);
 });
 
 test('precheck refuses a unit the manager does not know, and an unreachable bus, with a reason', async () => {
