@@ -69,7 +69,11 @@ export class Agent implements AgentView {
         this.probeMetrics.skipped(cfg.name);
         if (stuck) this.opts.logger.warn({ probe: cfg.name }, 'probe run skipped: previous run still has not returned');
       },
-      onLateness: (ms) => { this.lateness.push(ms); if (this.lateness.length > 10_000) this.lateness.splice(0, 5_000); },
+      onLateness: (ms) => {
+        this.metrics.scheduler.lateness.observe(ms / 1000);
+        this.lateness.push(ms);
+        if (this.lateness.length > 10_000) this.lateness.splice(0, 5_000);
+      },
     });
     this.app = buildApp(this);
     this.failover = createFailover(opts.config.coordination, { logger: opts.logger, metrics: this.metrics, env: opts.env });

@@ -30,6 +30,9 @@ export type HealthState = (typeof HEALTH_STATES)[number];
 
 export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+/** Fine buckets around the 50 ms lateness target, so p99 can be read off them. */
+export const LATENESS_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5];
+
 export type Metrics = ReturnType<typeof createMetrics>;
 
 /** Builds every metric on a fresh registry; the agent owns the result. */
@@ -81,5 +84,9 @@ export function createMetrics(registry: Registry, build: { version: string }) {
   remediation.paused.set(0);
   remediation.maintenance.set(0);
 
-  return { registry, probe, observations, remediation, agent };
+  const scheduler = {
+    lateness: new Histogram({ name: 'vigil_scheduler_lateness_seconds', help: 'How late probe runs start against their planned time (event loop delay seen by the scheduler).', buckets: LATENESS_BUCKETS, registers: r }),
+  };
+
+  return { registry, probe, observations, remediation, agent, scheduler };
 }

@@ -45,6 +45,7 @@ test('promtool check metrics: the real /metrics has no findings', async () => {
       /^vigil_probe_last_failure_info\{probe="tcp-refused",type="tcp",reason="connect_refused"\} 1$/m,
       /^vigil_probe_duration_seconds_bucket\{le="\+Inf",probe="tcp-ok",type="tcp"\} [1-9]/m,
       /^vigil_build_info\{version="test",node_version="v\d+/m,
+      /^vigil_scheduler_lateness_seconds_count [1-9]/m,
     ]) assert.match(body, re);
     const r = spawnSync(promtool, ['check', 'metrics'], { input: body, encoding: 'utf8' });
     assert.equal(`${r.stdout}${r.stderr}`, '', 'promtool findings');
