@@ -49,7 +49,11 @@ test('a restarted agent rebuilds cooldown and breaker counts from the journal an
     await a.stop();
     const firstLogs = a.logs;
     assert.equal(firstLogs.filter((l) => /blocked by cooldown/.test(l.msg)).length, 1, 'one log line per decision change, not per probe run');
-    assert.ok((await lines(join(dir, 'runs')))[0].endsWith(' status'), 'VIGIL_REASON is the probe\'s failure reason');
+    // VIGIL_REASON is the probe's failure reason (status, or timeout on a loaded machine), as journalled with the intent.
+    const [intentId, reason] = (await lines(join(dir, 'runs')))[0].split(' ');
+    const journalled = (await journalLines(join(dir, 'state'))).find((r) => r.id === intentId && r.event === 'intent');
+    assert.equal(journalled?.reason, reason);
+    assert.ok(['status', 'timeout'].includes(reason), reason);
 
     a = await startAgent(join(dir, 'vigil.yaml'), yaml(dir, svc.port));
     await waitFor('decision after restart', async () => (await decision(a!))?.reason === 'cooldown');
