@@ -16,9 +16,12 @@ export interface RecordedDecision {
   readonly since: string;
 }
 
+const RELOG_AFTER_MS = 10 * 60_000;
+
 export class DecisionLog {
   private readonly last = new Map<string, RecordedDecision>();
-  private readonly logged = new Map<string, string>();
+  /** Last logged non-none decision per rule, and when that same decision was last seen. */
+  private readonly logged = new Map<string, { key: string; seen: number }>();
 
   constructor(private readonly logger: Logger, private readonly metrics: Metrics) {}
 
@@ -35,9 +38,11 @@ export class DecisionLog {
       return;
     }
     const key = `${d.kind}:${reason ?? ''}`;
-    // Every act is logged; a blocked reason once until something else was logged.
-    if (d.kind === 'blocked' && this.logged.get(rule) === key) return;
-    this.logged.set(rule, key);
+    // Every act is logged; a blocked reason once until something else was logged,
+    // or again after it has not come up for a while (next week's maintenance window).
+    const last = this.logged.get(rule);
+    this.logged.set(rule, { key, seen: at });
+    if (d.kind === 'blocked' && last?.key === key && at - last.seen < RELOG_AFTER_MS) return;
     if (d.kind === 'act') this.logger.warn(fields, `remediation ${rule}: acting (${action})`);
     else {
       const loud = d.reason === 'breaker_open' || d.reason === 'precheck_failed' || d.reason === 'lock_unavailable';
