@@ -76,7 +76,7 @@ export class Agent implements AgentView {
       },
     });
     this.app = buildApp(this);
-    this.failover = createFailover(opts.config.coordination, { logger: opts.logger, metrics: this.metrics, env: opts.env });
+    this.failover = createFailover(opts.config.coordination, { logger: opts.logger, metrics: this.metrics, env: opts.env, stateDir: opts.config.agent.state_dir });
     this.remediation = new RemediationRunner({
       logger: opts.logger, metrics: this.metrics, env: opts.env, actionDeps: { failover: this.failover },
       health: (probe) => {

@@ -2,6 +2,7 @@
 // mysql_promote action, the gate log of each cluster's last decision, and
 // the resolutions of interrupted promotions. Built by agent.ts, handed to
 // the mysql_promote action through its deps, shown in /status.
+import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { acknowledgeRecoveryBlock, clusterKeys } from '../coordination/cluster-records.js';
 import { LocalServer } from './local-server.js';
@@ -16,6 +17,8 @@ export interface ClustersDeps extends FailoverDeps {
   readonly name: string;
   /** etcd endpoints and prefix for /status (no credentials). */
   readonly describe?: string;
+  /** agent.state_dir: the last measured lag per cluster survives restarts there. */
+  readonly stateDir?: string;
 }
 
 interface Entry {
@@ -42,7 +45,10 @@ export class FailoverClusters {
       await e.member.stop();
     }
     for (const s of wanted.values()) {
-      const local = new LocalServer({ target: s.local, heartbeat: s.heartbeat, timeoutMs: Math.max(1000, Math.min(5000, s.memberIntervalMs * 4)), now: this.deps.now });
+      const local = new LocalServer({
+        target: s.local, heartbeat: s.heartbeat, timeoutMs: Math.max(1000, Math.min(5000, s.memberIntervalMs * 4)), now: this.deps.now,
+        lagFile: this.deps.stateDir ? join(this.deps.stateDir, `failover-${s.cluster}-lag.json`) : undefined,
+      });
       const member = new ClusterMember(s, {
         ...this.deps, local, logger: this.deps.logger.child({ cluster: s.cluster }),
         resolveIntent: (m) => this.resolve(m.settings.cluster),

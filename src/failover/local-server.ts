@@ -3,7 +3,10 @@
 // from the last reading taken while the IO thread was connected, because
 // the moment failover needs it the source is gone and the server reports
 // NULL: "last known lag before the primary was lost" is the number that
-// tells how much the replica may be missing.
+// tells how much the replica may be missing. It is kept in state_dir too: an
+// agent restarted while the primary is down still knows it.
+import { readFileSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
 import { MysqlConnector, type MysqlLink, type MysqlTarget } from '../probes/mysql-connection.js';
 import { ReplicaStatusReader } from '../probes/mysql-replica-status.js';
 import { readHeartbeats, type HeartbeatTable } from '../probes/mysql-heartbeat-table.js';
@@ -25,6 +28,21 @@ export interface LocalServerOptions {
   readonly heartbeat?: HeartbeatTable;
   readonly timeoutMs: number;
   readonly now: () => number;
+  /** Where the last lag is kept across restarts (state_dir); none in tests that do not need it. */
+  readonly lagFile?: string;
+}
+
+const LAG_SAVE_EVERY_MS = 5000;
+
+function loadLag(file: string | undefined): LagMemory | undefined {
+  if (!file) return undefined;
+  try {
+    const v = JSON.parse(readFileSync(file, 'utf8')) as Partial<LagMemory>;
+    return typeof v.seconds === 'number' && typeof v.at === 'number' && (v.source === 'heartbeat' || v.source === 'seconds_behind')
+      ? { seconds: v.seconds, at: v.at, source: v.source } : undefined;
+  } catch {
+    return undefined; // first start, or a torn write: the lag is unknown, which the lag gate refuses
+  }
 }
 
 export class LocalServer {
@@ -33,9 +51,13 @@ export class LocalServer {
   private readonly reader = new ReplicaStatusReader();
   private lag: LagMemory | undefined;
   private last: Measurement | undefined;
+  private saved: LagMemory | undefined;
+  private saving = false;
 
   constructor(private readonly opts: LocalServerOptions) {
     this.reading = new MysqlConnector(opts.target, true);
+    this.lag = loadLag(opts.lagFile);
+    this.saved = this.lag;
   }
 
   get target(): MysqlTarget { return this.opts.target; }
@@ -58,7 +80,22 @@ export class LocalServer {
     // A server that stopped being a replica (promoted, reset) has no lag to remember.
     if (!res.value.state.replica) this.lag = undefined;
     this.last = { at, state: res.value.state };
+    this.save();
     return this.last;
+  }
+
+  /** Writes the lag memory when it changed by a second or more, or got 5 s older; atomically (rename). */
+  private save(): void {
+    const file = this.opts.lagFile;
+    const lag = this.lag;
+    const prev = this.saved;
+    if (!file || this.saving || !lag) return;
+    if (prev && Math.abs(prev.seconds - lag.seconds) < 1 && lag.at - prev.at < LAG_SAVE_EVERY_MS) return;
+    this.saving = true;
+    const tmp = `${file}.tmp`;
+    writeFile(tmp, JSON.stringify(lag)).then(() => rename(tmp, file))
+      .then(() => { this.saved = lag; }, () => undefined) // an unwritable state_dir only costs the memory across restarts
+      .finally(() => { this.saving = false; });
   }
 
   private async measureLag(link: MysqlLink, state: ServerState): Promise<Omit<LagMemory, 'at'> | undefined> {

@@ -5,7 +5,7 @@
 // not a rule fires: following and fencing are part of being a member.
 import { LeasedKey } from '../coordination/member-view.js';
 import {
-  blockActive, clusterKeys, publishPrimary, readIntent, readPrimary, readRecoveryBlock,
+  blockActive, clusterKeys, publishPrimary, readIntent, readMemberValues, readPrimary, readRecoveryBlock,
   type ClusterKeys, type PrimaryRecord, type RecoveryBlock, type Versioned,
 } from '../coordination/cluster-records.js';
 import { lockHolder, type LockHolder } from '../coordination/lock.js';
@@ -14,7 +14,8 @@ import { repointReplica } from '../mysql/follower.js';
 import { ioText, sqlText } from '../mysql/server-state.js';
 import { converge, type Convergence } from './converge.js';
 import type { LocalServer, Measurement } from './local-server.js';
-import type { MemberView } from './view.js';
+import { memberViewSchema, type MemberView } from './view.js';
+import { Roster } from './roster.js';
 import type { FailoverDeps } from './deps.js';
 import type { FailoverSettings } from './settings.js';
 
@@ -46,6 +47,8 @@ export class ClusterMember {
   private block: RecoveryBlock | undefined;
   private lockedBy: LockHolder | undefined;
   private readonly events: MemberEvent[] = [];
+  /** Members seen lately, so a view missing for a moment is waited for (see roster.ts). */
+  readonly roster = new Roster();
 
   constructor(public settings: FailoverSettings, readonly deps: MemberDeps) {
     this.keys = clusterKeys(deps.prefix, settings.cluster);
@@ -82,7 +85,7 @@ export class ClusterMember {
   note(kind: string, ok: boolean, detail: string): void {
     this.events.push({ at: new Date(this.deps.now()).toISOString(), kind, ok, detail });
     if (this.events.length > 20) this.events.shift();
-    this.deps.logger[ok ? 'info' : 'error']({ cluster: this.settings.cluster, kind }, `cluster ${this.settings.cluster}: ${kind}: ${detail}`);
+    this.deps.logger[ok ? 'info' : 'error']({ kind }, `cluster ${this.settings.cluster}: ${kind}: ${detail}`);
   }
 
   private async doTick(): Promise<void> {
@@ -91,6 +94,7 @@ export class ClusterMember {
     const pub = await this.viewKey.publish(this.view);
     try {
       this.record = await readPrimary(this.deps.client, this.keys);
+      this.roster.observe(await this.readViews(), this.deps.now());
       this.etcdError = pub.ok ? undefined : `cannot publish the view: ${pub.detail}`;
     } catch (err) {
       this.etcdError = (err as Error).message.slice(0, 200);
@@ -115,6 +119,16 @@ export class ClusterMember {
       return;
     }
     await this.align(m);
+  }
+
+  /** Every member's view as published in etcd (unparsable ones left out). */
+  async readViews(): Promise<MemberView[]> {
+    const out: MemberView[] = [];
+    for (const { value } of await readMemberValues(this.deps.client, this.keys)) {
+      const v = memberViewSchema.safeParse(value);
+      if (v.success) out.push(v.data);
+    }
+    return out;
   }
 
   private async align(m: Measurement): Promise<void> {

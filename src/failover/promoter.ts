@@ -6,9 +6,9 @@
 // precheck() runs them and keeps the lock; execute() records the intent in
 // etcd, runs pre_promote, promotes, claims the record, fences the old
 // primary and runs post_promote.
-import { memberViewSchema, type MemberView } from './view.js';
+import type { MemberView } from './view.js';
 import { checkLag, chooseCandidate, corroborate, type PrimaryRef } from './candidate.js';
-import { readMemberValues, readPrimary, readRecoveryBlock, blockActive, type PrimaryRecord, type Versioned } from '../coordination/cluster-records.js';
+import { readPrimary, readRecoveryBlock, blockActive, type PrimaryRecord, type Versioned } from '../coordination/cluster-records.js';
 import { tryLock, type HeldLock } from '../coordination/lock.js';
 import { waitApplied } from '../mysql/promotion.js';
 import type { PrecheckResult, PrecheckReason } from '../actions/types.js';
@@ -57,10 +57,9 @@ export async function evaluate(member: ClusterMember, d: FailoverDeps, log: Gate
   let etcdDown: string | undefined;
   try {
     base = await readPrimary(d.client, member.keys);
-    for (const { name, value } of await readMemberValues(d.client, member.keys)) {
-      const v = memberViewSchema.safeParse(value);
-      if (v.success && name !== member.name) views.push(v.data);
-    }
+    const all = await member.readViews();
+    member.roster.observe(all, d.now());
+    views.push(...all.filter((v) => v.name !== member.name));
   } catch (err) {
     etcdDown = (err as Error).message.replace(/\s+/g, ' ').slice(0, 200);
     views = [self];
@@ -71,6 +70,12 @@ export async function evaluate(member: ClusterMember, d: FailoverDeps, log: Gate
   const c = corroborate({ self: member.name, views, primary, now: d.now(), staleAfterMs: member.settings.viewStaleAfterMs });
   if (!c.ok) return refuse(log, 'corroboration', 'not_corroborated', c.detail);
   if (etcdDown) return refuse(log, 'corroboration', 'lock_unavailable', `etcd unreachable (${etcdDown}): cannot hear the other members nor take the lock`);
+  const grace = member.settings.viewStaleAfterMs;
+  const away = member.roster.waitingFor(d.now(), grace, [member.name, ...(primary.name ? [primary.name] : [])]);
+  if (away.length > 0) {
+    return refuse(log, 'corroboration', 'not_corroborated', `waiting for the view of ${away.map((a) => `${a.name} (missing for ${(a.missingForMs / 1000).toFixed(1)}s)`).join(', ')}: `
+      + `a replica is left out only after ${grace / 1000}s (view_stale_after), in case its agent or etcd is just coming back`);
+  }
   log.add('corroboration', true, c.detail);
   const choice = chooseCandidate({ self: member.name, views, primary, now: d.now(), staleAfterMs: member.settings.viewStaleAfterMs });
   if (!choice.candidate) return refuse(log, 'candidate', 'precheck_failed', `no candidate: ${choice.detail}`);

@@ -86,7 +86,8 @@ export function normalizePromoteFields<T extends RawFields>(cfg: T, ctx: z.Refin
 
 export function failoverSettings(cfg: RawFields): FailoverSettings {
   const local = mysqlTarget(cfg.local);
-  const adv = cfg.advertise ?? cfg.local.address!;
+  // Reported by normalizePromoteFields when missing; a config with problems is never run.
+  const adv = cfg.advertise ?? cfg.local.address ?? { host: '', port: 0 };
   const repl = cfg.replication as { user: string; password?: string } | undefined;
   return {
     cluster: cfg.cluster,

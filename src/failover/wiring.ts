@@ -6,7 +6,8 @@ import type { Metrics } from '../metrics/catalogue.js';
 import { createEtcdClient, describeEtcd, memberName, type CoordinationConfig } from '../coordination/etcd-client.js';
 import { FailoverClusters } from './clusters.js';
 
-export function createFailover(cfg: CoordinationConfig | undefined, deps: { logger: Logger; metrics: Metrics; env: NodeJS.ProcessEnv }): FailoverClusters | undefined {
+export function createFailover(cfg: CoordinationConfig | undefined,
+  deps: { logger: Logger; metrics: Metrics; env: NodeJS.ProcessEnv; stateDir: string }): FailoverClusters | undefined {
   if (!cfg) return undefined;
   const client = createEtcdClient(cfg.etcd);
   const name = memberName(cfg);
@@ -18,6 +19,6 @@ export function createFailover(cfg: CoordinationConfig | undefined, deps: { logg
     lockHeld: (key, held) => a.lockHeld.set({ key }, held ? 1 : 0),
     setEpoch: (cluster, epoch) => a.clusterEpoch.set({ cluster }, epoch),
     setFenced: (cluster, fenced) => a.mysqlFenced.set({ cluster }, fenced ? 1 : 0),
-    describe: describeEtcd(cfg.etcd),
+    describe: describeEtcd(cfg.etcd), stateDir: deps.stateDir,
   });
 }

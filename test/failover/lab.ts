@@ -204,6 +204,17 @@ export class Lab {
     await Promise.all(MEMBERS.map((m) => this.agents[m].start(o)));
   }
 
+  /** Every agent's last decision and gate log, for a failure message. */
+  async explain(): Promise<string> {
+    const out: string[] = [];
+    for (const m of MEMBERS) {
+      const st = await this.agents[m].status().catch((err: Error) => ({ error: err.message }));
+      const rule = st.remediation?.rules?.failover;
+      out.push(`${m}: decision ${JSON.stringify(rule?.last_decision)} gates ${JSON.stringify(st.failover?.clusters?.orders?.last_decision?.gates?.slice(-3))}`);
+    }
+    return out.join('\n');
+  }
+
   async record(): Promise<PrimaryRecord | undefined> {
     return (await readPrimary(this.client, this.keys()))?.value;
   }
@@ -211,7 +222,13 @@ export class Lab {
   /** Waits until the record names `primary`, every view is published and every agent's probe passes. */
   async settled(primary: Member): Promise<PrimaryRecord> {
     const rec = await until(`record naming ${primary}`, async () => { const r = await this.record(); return r?.name === primary && r; });
-    await until('three member views', async () => (await this.client.getAll().prefix(this.keys().membersPrefix).keys()).length === 3);
+    // Every replica's agent has seen its IO thread connected and measured its lag (a lag never measured blocks a failover).
+    await until('three member views, replicas measured', async () => {
+      const views = Object.values(await this.client.getAll().prefix(this.keys().membersPrefix).json()) as
+        Array<{ name: string; io_running: string | null; lag_seconds: number | null; lag_measured_at: number | null }>;
+      const fresh = Date.now() - 5000;
+      return views.length === 3 && views.every((v) => v.name === primary || (v.io_running === 'Yes' && (v.lag_measured_at ?? 0) > fresh));
+    });
     await until('every primary probe passing', async () => {
       for (const m of MEMBERS) if ((await this.agents[m].status()).probes.primary.state !== 'passing') return false;
       return true;

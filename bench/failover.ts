@@ -1,0 +1,113 @@
+// bench/failover: on the real three-server lab (MariaDB primary + 2 replicas,
+// 3-node etcd, three vigil agents as processes; probe interval 1s,
+// failures_before_critical 3), the time from SIGKILL of the primary to the
+// new primary accepting a write, over N runs (default 7, at least 5).
+//
+//   node --import tsx bench/failover.ts [runs]
+//
+// "Accepting a write" is an INSERT by an application user (no SUPER, no
+// READ_ONLY ADMIN, so read_only stops it) tried every 20 ms against both
+// replicas. Also reported: when the new primary record appeared in etcd, and
+// when the writer endpoint (moved by post_promote) took a write.
+import mysql from 'mysql2/promise';
+import { Lab, sleep, until, type Member } from '../test/failover/lab.js';
+import { caughtUp, others } from '../test/failover/steps.js';
+import { startTcpProxy } from '../test/harness/tcp-proxy.js';
+
+const runs = Math.max(5, Number(process.argv[2] ?? 7));
+const APP = { user: 'bench_app', password: 'bench-app-pw' };
+
+async function tryInsert(port: number, v: string): Promise<boolean> {
+  let c: mysql.Connection | undefined;
+  try {
+    c = await mysql.createConnection({ host: '127.0.0.1', port, ...APP, connectTimeout: 500 });
+    await c.query('INSERT INTO lab.t (v) VALUES (?)', [v]);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    c?.destroy();
+  }
+}
+
+/** Resolves with ms since t0 at the first INSERT `ports()` accepts. */
+async function firstWrite(ports: () => number[], t0: number, tag: string, stop: { done: boolean }): Promise<number> {
+  for (let i = 0; !stop.done; i++) {
+    for (const p of ports()) if (await tryInsert(p, `${tag}-${p}-${i}`)) return Date.now() - t0;
+    await sleep(20);
+  }
+  return NaN;
+}
+
+function stats(xs: number[]): string {
+  const s = [...xs].sort((a, b) => a - b);
+  const med = s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  const f = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+  return `min ${f(s[0])}  median ${f(med)}  max ${f(s[s.length - 1])}`;
+}
+
+async function main(): Promise<void> {
+  const lab = await Lab.start();
+  const writer = await startTcpProxy({ file: lab.writerFile });
+  try {
+    await lab.fresh('db1');
+    const p = lab.node('db1');
+    await p.query('CREATE DATABASE IF NOT EXISTS lab');
+    await p.query('CREATE TABLE IF NOT EXISTS lab.t (id int auto_increment primary key, v varchar(64) NOT NULL, UNIQUE KEY (v))');
+    await p.query('CREATE USER IF NOT EXISTS ?@? IDENTIFIED BY ?', [APP.user, '127.0.0.1', APP.password]);
+    await p.query('GRANT INSERT, SELECT ON lab.* TO ?@?', [APP.user, '127.0.0.1']);
+    let current: Member = 'db1';
+    const direct: number[] = [];
+    const record: number[] = [];
+    const endpoint: number[] = [];
+    for (let i = 1; i <= runs; i++) {
+      await lab.settled(current);
+      await caughtUp(lab, current);
+      await sleep(Math.floor(Math.random() * 1000)); // random phase against the 1 s probe interval
+      const replicas = others(current).map((m) => lab.node(m).port);
+      const before = (await lab.record())!.epoch;
+      const stop = { done: false };
+      const t0 = Date.now();
+      const tag = `bench-${i}-${t0}`;
+      const w = firstWrite(() => replicas, t0, `${tag}-d`, stop);
+      // Through the writer endpoint: only counts once it points somewhere new.
+      const e = firstWrite(() => (writer.target().port !== lab.node(current).port ? [writer.port] : []), t0, `${tag}-e`, stop);
+      const r = until('record', async () => ((await lab.record())?.epoch ?? 0) > before, 60_000, 20).then(() => Date.now() - t0);
+      const killed = lab.node(current).kill();
+      const [dw, dr, de] = await Promise.all([w, r, e]);
+      stop.done = true;
+      await killed;
+      direct.push(dw);
+      record.push(dr);
+      endpoint.push(de);
+      // The rest of one failover's checks (follower follows, old primary fenced and rejoined) — not timed.
+      const rec = (await lab.record())!;
+      process.stdout.write(`run ${i}: ${current} killed → ${rec.name} accepted a write after ${(dw / 1000).toFixed(2)} s `
+        + `(record ${(dr / 1000).toFixed(2)} s, writer endpoint ${(de / 1000).toFixed(2)} s)\n`);
+      const promoted = rec.name as Member;
+      await finishFailover(lab, current, promoted);
+      current = promoted;
+    }
+    process.stdout.write(`\nfailover over ${runs} runs (probe interval 1s, failures_before_critical 3):\n`);
+    process.stdout.write(`  SIGKILL → new primary accepts a write:   ${stats(direct)}\n`);
+    process.stdout.write(`  SIGKILL → new primary record in etcd:    ${stats(record)}\n`);
+    process.stdout.write(`  SIGKILL → writer endpoint takes a write: ${stats(endpoint)}\n`);
+  } finally {
+    await writer.close();
+    await lab.stop();
+  }
+}
+
+/** What the tests' failover() checks after its kill, minus the assertions: the cluster is whole again for the next run. */
+async function finishFailover(lab: Lab, old: Member, promoted: Member): Promise<void> {
+  const follower = others(old).find((m) => m !== promoted)!;
+  await until(`${follower} follows ${promoted}`, async () => {
+    const [s] = await lab.node(follower).query<Record<string, unknown>>('SHOW REPLICA STATUS');
+    return s && Number(s.Master_Port) === lab.node(promoted).port && s.Slave_IO_Running === 'Yes';
+  });
+  await lab.node(old).start({ readOnly: false });
+  await until(`${old} fenced`, async () => (await lab.readOnly(old)) === 1, 15_000, 50);
+  await lab.rejoin(old, promoted);
+}
+
+main().then(() => process.exit(0), (err: unknown) => { process.stderr.write(`bench/failover: ${err instanceof Error ? err.stack : String(err)}\n`); process.exit(1); });
