@@ -1,6 +1,7 @@
 // Compiles a rule from vigil.yaml into the engine's RuleSpec: which probes
 // trigger, which corroborate, and how many counted failures each needs
 // (`state: critical` = the probe's own failures_before_critical).
+import type { VigilConfig } from '../config/schema.js';
 import type { RemediationRuleConfig } from './schema.js';
 import type { RuleSpec } from './types.js';
 
@@ -37,4 +38,19 @@ export function compileRule(rule: RemediationRuleConfig, probes: ReadonlyMap<str
 /** How long an action record can still matter to any gate of this rule or the host budget. */
 export function retentionMs(spec: RuleSpec, budgetWindowMs: number): number {
   return Math.max(spec.windowMs * 2, spec.cooldownMs + spec.graceMs, budgetWindowMs);
+}
+
+/** The agent-wide remediation settings. */
+export interface Settings {
+  readonly dryRun: boolean;
+  readonly startupGraceMs: number;
+  readonly stateDir: string;
+  readonly budget: { readonly maxActions: number; readonly windowMs: number };
+}
+
+export function settingsOf(config: VigilConfig): Settings {
+  return {
+    dryRun: config.agent.dry_run, startupGraceMs: config.agent.startup_grace, stateDir: config.agent.state_dir,
+    budget: { maxActions: config.agent.action_budget.max_actions, windowMs: config.agent.action_budget.window },
+  };
 }

@@ -18,7 +18,7 @@ import { MaintenanceCalendar } from './maintenance.js';
 import { keepForReplay, replay, type PauseState } from './replay.js';
 import { reconcilePending } from './reconcile.js';
 import { breaker, governingAction, markBusy, relevant, resetBreaker, seed } from './rule-state.js';
-import { compileRule, retentionMs, type ProbeThresholds } from './rules.js';
+import { compileRule, retentionMs, settingsOf, type ProbeThresholds, type Settings } from './rules.js';
 import { buildStatus } from './status.js';
 import { EMPTY_RULE_STATE, type Decision, type DecisionContext, type RuleSpec, type RuleState } from './types.js';
 
@@ -38,10 +38,6 @@ export interface RunnerDeps {
 
 interface Rule extends LiveRule { readonly fingerprint: unknown; readonly order: number }
 
-type Settings = {
-  readonly dryRun: boolean; readonly startupGraceMs: number; readonly stateDir: string;
-  readonly budget: { readonly maxActions: number; readonly windowMs: number };
-};
 
 export class RemediationRunner {
   private rules = new Map<string, Rule>();
@@ -301,11 +297,4 @@ export class RemediationRunner {
     await this.journal?.close();
     for (const a of [...this.retired, ...[...this.rules.values()].map((r) => r.action)]) await a.close?.().catch(() => undefined);
   }
-}
-
-function settingsOf(config: VigilConfig): Settings {
-  return {
-    dryRun: config.agent.dry_run, startupGraceMs: config.agent.startup_grace, stateDir: config.agent.state_dir,
-    budget: { maxActions: config.agent.action_budget.max_actions, windowMs: config.agent.action_budget.window },
-  };
 }
