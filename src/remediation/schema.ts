@@ -137,6 +137,8 @@ export type MaintenanceConfig = z.output<typeof maintenanceSchema>;
 export type AdminConfig = z.output<typeof adminSchema>;
 
 interface CheckInput {
+  readonly agent: { readonly listen: { readonly host: string; readonly port: number } };
+  readonly admin?: { readonly listen: { readonly host: string; readonly port: number } };
   readonly probes: ReadonlyArray<{ readonly name: string }>;
   readonly remediations: readonly Rule[];
   readonly actions: Record<string, Record<string, unknown>>;
@@ -147,6 +149,10 @@ export function checkRemediations(cfg: CheckInput, zctx: z.RefinementCtx): void 
   const issue = (path: Array<string | number>, message: string) => zctx.addIssue({ code: z.ZodIssueCode.custom, path, message });
   const probeNames = new Set(cfg.probes.map((p) => p.name));
   const known = probeNames.size ? ` (probes: ${[...probeNames].join(', ')})` : ' (no probes are configured)';
+  const a = cfg.admin?.listen;
+  if (a && a.port !== 0 && a.port === cfg.agent.listen.port && a.host === cfg.agent.listen.host) {
+    issue(['admin', 'listen'], `must differ from agent.listen (${a.host}:${a.port}): the admin API has its own listener`);
+  }
   const ruleIndex = new Map<string, number>();
   cfg.remediations.forEach((r, i) => {
     const first = ruleIndex.get(r.name);

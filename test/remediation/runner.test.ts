@@ -190,3 +190,17 @@ test('a torn journal line is tolerated and shown in /status and metrics', async 
     await cleanup();
   }
 });
+
+test('a state_dir the agent cannot create stops the start with VIGIL_E_STATE_DIR and what to do', async () => {
+  const { dir, cleanup } = await tempDir('vigil-runner-');
+  try {
+    await writeFile(join(dir, 'not-a-dir'), '');
+    const text = yaml(dir, 1).replace(`state_dir: ${dir}/state`, `state_dir: ${dir}/not-a-dir/state`);
+    await assert.rejects(startAgent(join(dir, 'vigil.yaml'), text), (err: Error) => {
+      assert.match(err.message, /^VIGIL_E_STATE_DIR: cannot open the remediation journal in .*not-a-dir\/state \(ENOTDIR.*\); create the directory writable by the agent or set agent.state_dir$/);
+      return true;
+    });
+  } finally {
+    await cleanup();
+  }
+});

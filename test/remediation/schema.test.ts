@@ -138,6 +138,8 @@ const CASES: Array<[string, string, Array<[string, number | undefined, RegExp]>]
   ['admin token file missing', `${PROBES}admin:
   token_file: /nonexistent/vigil-admin.token
 `, [['admin.token_file', 9, /cannot read \/nonexistent\/vigil-admin.token \(ENOENT\); create it, e.g. `openssl rand -hex 32 >/]]],
+  ['admin on the agent\'s own address', `${PROBES}agent:\n  listen: 127.0.0.1:9900\nadmin:\n  listen: 127.0.0.1:9900\n`,
+    [['admin.listen', 11, /must differ from agent.listen \(127.0.0.1:9900\)/]]],
   ['duplicate rule names', `${PROBES}remediations:
   - name: a
     when: { probe: api }
