@@ -25,7 +25,7 @@ probes:
 remediations:
   - name: fix-api
     when: { probe: api, state: critical }
-    action: { type: exec, command: [/bin/sh, -c, 'echo "$VIGIL_INTENT_ID $VIGIL_REASON" >> ${dir}/runs'] }
+    action: { type: exec, command: [/bin/sh, -c, 'echo "$VIGIL_INTENT_ID $VIGIL_REASON" >> ${dir}/runs; echo "ran $VIGIL_RULE"'] }
     cooldown: ${o.cooldown ?? '30s'}
     grace: 0s
     max_actions: ${o.maxActions ?? 3}
@@ -43,7 +43,8 @@ test('a restarted agent rebuilds cooldown and breaker counts from the journal an
   try {
     a = await startAgent(join(dir, 'vigil.yaml'), yaml(dir, svc.port));
     await waitFor('first action', async () => (await lines(join(dir, 'runs'))).length === 1);
-    await waitFor('outcome journalled', async () => (await journalLines(join(dir, 'state'))).some((r) => r.event === 'outcome'));
+    const outcome = await waitFor('outcome journalled', async () => (await journalLines(join(dir, 'state'))).find((r) => r.event === 'outcome'));
+    assert.equal(outcome.output, 'ran fix-api\n', 'the runbook\'s output is in the journal');
     await waitFor('cooldown decision', async () => (await decision(a!))?.reason === 'cooldown');
     await sleep(500);
     await a.stop();
