@@ -205,3 +205,30 @@ test('a state_dir the agent cannot create stops the start with VIGIL_E_STATE_DIR
     await cleanup();
   }
 });
+
+test('an action\'s precheck refusal blocks with its reason and detail, and stands for precheck_retry', async () => {
+  const { dir, cleanup } = await tempDir('vigil-runner-');
+  const svc = await startService();
+  svc.mode = 'down';
+  let a: RunningAgent | undefined;
+  try {
+    const text = yaml(dir, svc.port).replace(
+      "action: { type: exec, command: [/bin/sh, -c, 'echo \"$VIGIL_INTENT_ID $VIGIL_REASON\" >> " + dir + "/runs; echo \"ran $VIGIL_RULE\"'] }",
+      `action: { type: exec, command: [/bin/true], precheck_command: [/bin/sh, -c, 'echo x >> ${dir}/prechecks; echo standby is down; exit 1'] }\n    precheck_retry: 1s`);
+    assert.match(text, /precheck_retry: 1s/);
+    a = await startAgent(join(dir, 'vigil.yaml'), text);
+    const d = await waitFor('precheck refusal', async () => { const x = await decision(a!); return x?.reason === 'precheck_failed' ? x : undefined; });
+    assert.equal(d.detail.split(' (checked at')[0], 'precheck_command: sh exited with code 1: standby is down');
+    await sleep(1500); // ~15 probe runs, the refusal stands 1 s at a time
+    const asked = (await lines(join(dir, 'prechecks'))).length;
+    assert.ok(asked >= 2 && asked <= 3, `precheck asked ${asked} times in ~1.5 s`);
+    assert.ok((await a.metric('vigil_remediation_blocked_total', { rule: 'fix-api', reason: 'precheck_failed' }))! > asked, 'every blocked decision counted');
+    const refusal = (await a.status()).remediation.rules['fix-api'].last_precheck_refusal;
+    assert.equal(refusal.reason, 'precheck_failed');
+    assert.deepEqual(await journalLines(join(dir, 'state')), [], 'no intent without a passed precheck');
+  } finally {
+    await a?.stop();
+    await svc.close();
+    await cleanup();
+  }
+});
