@@ -24,6 +24,16 @@ function routes(req: http.IncomingMessage, res: http.ServerResponse) {
       case '/missing': res.statusCode = 404; res.end('not here'); break;
       case '/old': res.statusCode = 302; res.setHeader('location', '/ok'); res.end(); break;
       case '/loop': res.statusCode = 302; res.setHeader('location', '/loop'); res.end(); break;
+      case '/see-other': res.statusCode = 303; res.setHeader('location', '/echo'); res.end(); break;
+      case '/temporary': res.statusCode = 307; res.setHeader('location', '/echo'); res.end(); break;
+      case '/chain': {
+        const n = Number(u.searchParams.get('n'));
+        res.statusCode = 302;
+        res.setHeader('location', n > 1 ? `/chain?n=${n - 1}` : '/ok');
+        res.end();
+        break;
+      }
+      case '/away': res.statusCode = 302; res.setHeader('location', String(req.headers['x-away'])); res.end(); break;
       case '/big': res.end('x'.repeat(64 * 1024)); break;
       case '/echo': res.setHeader('content-type', 'text/plain'); res.end(`${req.method} ${req.headers['x-probe'] ?? ''} ${body}`); break;
       case '/stall-body': res.writeHead(200); res.write('partial'); break; // never ends
@@ -103,6 +113,17 @@ describe('body checks', () => {
     assert.equal(good.ok, true, good.message);
   });
 
+  test('without body checks a body over the limit is cut off, not a failure', async () => {
+    const r = await buildProbe({ type: 'http', url: `${server.origin}/big`, body_size_limit: '1KiB' }).run();
+    assert.equal(r.ok, true, r.message);
+  });
+
+  test('HEAD', async () => {
+    const r = await buildProbe({ type: 'http', url: `${server.origin}/ok`, method: 'HEAD' }).run();
+    assert.equal(r.ok, true, r.message);
+    assert.equal(lastSeen.method, 'HEAD');
+  });
+
   test('a body over body_size_limit fails the body check instead of being read whole', async () => {
     const r = await buildProbe({ type: 'http', url: `${server.origin}/big`, body_size_limit: '1KiB', fail_if_body_not_matches_regexp: ['x'] }).run();
     assert.equal(r.ok, false);
@@ -133,6 +154,38 @@ describe('redirects', () => {
   test('a redirect loop stops at max_redirects and fails', async () => {
     const r = await buildProbe({ type: 'http', url: `${server.origin}/loop`, max_redirects: 3 }).run();
     assert.equal(r.ok, false, r.message);
+    assert.equal(r.reason, 'status');
+    assert.equal(observation(r, 'http_status_code'), 302);
+  });
+
+  test('max_redirects is the number of redirects followed', async () => {
+    const three = await buildProbe({ type: 'http', url: `${server.origin}/chain?n=3`, max_redirects: 3 }).run();
+    assert.equal(three.ok, true, three.message);
+    const four = await buildProbe({ type: 'http', url: `${server.origin}/chain?n=4`, max_redirects: 3 }).run();
+    assert.equal(four.ok, false);
+  });
+
+  test('303 continues as GET without the body; 307 keeps the method and body', async () => {
+    let r = await buildProbe({ type: 'http', url: `${server.origin}/see-other`, method: 'POST', body: 'payload', fail_if_body_not_matches_regexp: ['^GET'] }).run();
+    assert.equal(r.ok, true, r.message);
+    assert.equal(lastSeen.method, 'GET');
+    assert.equal(lastSeen.body, '');
+    r = await buildProbe({ type: 'http', url: `${server.origin}/temporary`, method: 'POST', body: 'payload', fail_if_body_not_matches_regexp: ['^POST  payload$'] }).run();
+    assert.equal(r.ok, true, r.message);
+  });
+
+  test('a redirect to another origin does not carry the Authorization header', async () => {
+    const other = await startHttpServer((req, res) => { res.end(`auth=${req.headers.authorization ?? 'none'} x=${req.headers['x-away'] ?? ''}`); });
+    try {
+      const r = await buildProbe({
+        type: 'http', url: `${server.origin}/away`,
+        headers: { Authorization: 'Bearer secret', 'X-Away': `${other.origin}/landing` },
+        fail_if_body_not_matches_regexp: ['^auth=none x=http'],
+      }).run();
+      assert.equal(r.ok, true, r.message);
+    } finally {
+      await other.close();
+    }
   });
 });
 
