@@ -164,7 +164,8 @@ export class ClusterMember {
     const s = m.state;
     const r = s?.replica;
     const lag = this.deps.local.lastLag();
-    if (s && !s.readOnly && this.fenced) { this.fenced = false; this.deps.setFenced(this.settings.cluster, false); }
+    // Fenced ends when the server takes writes again (it became the primary) or replicates again (rejoined).
+    if (s && (!s.readOnly || s.replica) && this.fenced) { this.fenced = false; this.deps.setFenced(this.settings.cluster, false); }
     return {
       name: this.name, cluster: this.settings.cluster, host: this.settings.advertise.host, port: this.settings.advertise.port,
       priority: this.settings.priority, reachable: !!s, server_error: m.error ?? null, flavor: s?.flavor ?? null,

@@ -14,7 +14,12 @@ const hook = () => z.object({ command: argv(), timeout: positiveDuration().defau
 
 export const mysqlPromoteFields = (env: NodeJS.ProcessEnv) => ({
   cluster: z.string().regex(CLUSTER_NAME_RE, 'must match [a-z0-9_-]+'),
-  local: z.object(mysqlConnectionFields(env)).strict(),
+  /** As the mysql probes (address or socket, user, password…); `host` + `port` are accepted for address. */
+  local: z.object({
+    ...mysqlConnectionFields(env),
+    host: z.string().min(1).optional(),
+    port: z.number().int().min(1).max(65535).optional(),
+  }).strict(),
   /** host:port the other servers replicate from and the primary record names; default local.address. */
   advertise: hostPort().optional(),
   /** Credentials followers use in CHANGE MASTER; without them the current ones are kept. */
@@ -64,7 +69,14 @@ export interface FailoverSettings {
 
 /** Cross-field checks and secrets; called from the action definition's normalize. */
 export function normalizePromoteFields<T extends RawFields>(cfg: T, ctx: z.RefinementCtx): T {
-  const local = normalizeMysqlConnection(cfg.local, {
+  const { host, port, ...conn } = cfg.local;
+  if (host !== undefined || port !== undefined) {
+    if (host === undefined || port === undefined || conn.address !== undefined || conn.socket !== undefined) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['local', host === undefined ? 'host' : 'port'],
+        message: 'host and port go together, instead of address or socket' });
+    } else conn.address = { host, port };
+  }
+  const local = normalizeMysqlConnection(conn, {
     ...ctx,
     addIssue: (issue) => ctx.addIssue({ ...issue, path: ['local', ...(issue.path ?? [])] }),
   } as z.RefinementCtx);
@@ -81,7 +93,7 @@ export function normalizePromoteFields<T extends RawFields>(cfg: T, ctx: z.Refin
   if (cfg.view_stale_after <= cfg.member_interval) {
     ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['view_stale_after'], message: 'must be longer than member_interval' });
   }
-  return { ...cfg, local, replication };
+  return { ...cfg, local: { ...local, host: undefined, port: undefined }, replication };
 }
 
 export function failoverSettings(cfg: RawFields): FailoverSettings {

@@ -53,6 +53,17 @@ test('a complete mysql_promote config parses with the documented defaults', () =
   assert.equal(r.config.coordination?.lease_ttl, 5000);
 });
 
+test('local: host and port (as the issue writes them) are the same as address', () => {
+  const text = base(promote().replace('local: { address: 127.0.0.1:3307,', 'local: { host: 127.0.0.1, port: 3307,'));
+  const r = parseConfigText(text, Agent.loadOptions({}));
+  assert.ok(r.ok, r.ok ? '' : JSON.stringify(r.problems));
+  const [s] = clusterSettings(r.config);
+  assert.deepEqual([s.local.host, s.local.port, s.advertise], ['127.0.0.1', 3307, { host: '127.0.0.1', port: 3307 }]);
+  assert.deepEqual(problems(base(promote().replace('local: { address: 127.0.0.1:3307,', 'local: { address: 127.0.0.1:3307, host: db2,'))), [
+    'remediations[0].action.local.port: host and port go together, instead of address or socket',
+  ]);
+});
+
 test('mysql_promote without coordination is refused with its path', () => {
   assert.deepEqual(problems(base(promote(), false)), [
     'remediations[0].action.type: mysql_promote needs a top-level `coordination:` section (etcd endpoints): agents cannot agree on a promotion alone',

@@ -96,9 +96,10 @@ test('member loops: bootstrap, follow the new primary, fence the old one (also a
   await until('the row on replica2', async () => (await r2.query('SELECT id FROM t1.x WHERE id = 42').catch(() => [])).length === 1);
   assert.equal(await ro(r1), 0, 'the new primary stays writable');
 
-  const s1 = db1.status().orders as { events: Array<{ kind: string; ok: boolean }> };
+  type Events = { events: Array<{ kind: string; ok: boolean }> };
+  const s1 = (db1.status().clusters as Record<string, Events>).orders;
   assert.ok(s1.events.some((e) => e.kind === 'fence' && e.ok), JSON.stringify(s1.events));
-  const s3 = db3.status().orders as { events: Array<{ kind: string; ok: boolean }> };
+  const s3 = (db3.status().clusters as Record<string, Events>).orders;
   assert.ok(s3.events.some((e) => e.kind === 'follow' && e.ok), JSON.stringify(s3.events));
 
   // The old primary comes back writable (its config says nothing of read_only): fenced again.

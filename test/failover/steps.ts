@@ -73,7 +73,12 @@ export async function failover(lab: Lab, primary: Member, expected?: Member, tag
   await until(`${primary} fenced`, async () => (await lab.readOnly(primary)) === 1, 15_000, 50);
   const fencedMs = Date.now() - t1;
   assert.equal((await lab.record())?.name, promoted, 'fencing did not change the record');
+  // ...and says so: a metric for alerts, an event in /status.
+  await until(`${primary}'s agent reports the fence`, async () => (await lab.agents[primary].metric('vigil_mysql_fenced', { cluster: 'orders' })) === 1);
+  const events = (await lab.agents[primary].status()).failover.clusters.orders.events as Array<{ kind: string; ok: boolean }>;
+  assert.ok(events.some((e) => e.kind === 'fence' && e.ok));
   await lab.rejoin(primary, promoted);
+  await until(`${primary} no longer reported fenced once it replicates`, async () => (await lab.agents[primary].metric('vigil_mysql_fenced', { cluster: 'orders' })) === 0);
   await lab.settled(promoted);
   return { promoted, epoch: rec.epoch, fencedMs, tookMs };
 }
