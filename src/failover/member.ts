@@ -30,6 +30,7 @@ export interface MemberDeps extends FailoverDeps {
 export interface MemberEvent { readonly at: string; readonly kind: string; readonly ok: boolean; readonly detail: string }
 
 const CHANGE_TIMEOUT_MS = 10_000;
+const FOLLOW_VERIFY_MS = 15_000;
 
 export class ClusterMember {
   readonly keys: ClusterKeys;
@@ -47,6 +48,8 @@ export class ClusterMember {
   private block: RecoveryBlock | undefined;
   private lockedBy: LockHolder | undefined;
   private readonly events: MemberEvent[] = [];
+  /** A repoint not yet seen replicating: checked every loop, reported once either way. */
+  private following: { readonly host: string; readonly port: number; readonly since: number } | undefined;
   /** Members seen lately, so a view missing for a moment is waited for (see roster.ts). */
   readonly roster = new Roster();
 
@@ -137,6 +140,7 @@ export class ClusterMember {
     this.lastConvergence = c;
     if (c.kind === 'none') {
       if (changed) this.deps.logger.debug({ cluster: this.settings.cluster }, c.detail);
+      this.verifyFollowing(m);
       return;
     }
     const flavor = m.state!.flavor;
@@ -158,6 +162,22 @@ export class ClusterMember {
     }
     const res = await this.deps.local.change(CHANGE_TIMEOUT_MS, (link) => repointReplica(link, flavor, c.source, this.settings.replication));
     this.note('follow', res.ok, res.ok ? `repointed to ${c.source.host}:${c.source.port} (${res.value.join('; ')})` : `repointing failed (${res.error}): ${c.detail}`);
+    if (res.ok) this.following = { ...c.source, since: this.deps.now() };
+  }
+
+  /** After a repoint: both threads running against the new source, or a report of why not after 15 s. */
+  private verifyFollowing(m: Measurement): void {
+    const f = this.following;
+    const r = m.state?.replica;
+    if (!f) return;
+    if (r && r.sourceHost === f.host && r.sourcePort === f.port && r.io === 'running' && r.sql === 'running') {
+      this.following = undefined;
+      this.note('follow_verified', true, `replicating from ${f.host}:${f.port} (${Math.round((this.deps.now() - f.since) / 100) / 10}s after repointing)`);
+    } else if (this.deps.now() - f.since > FOLLOW_VERIFY_MS) {
+      this.following = undefined;
+      const why = r ? `IO ${r.io} (${r.lastIoErrno} ${r.lastIoError.slice(0, 120)}), SQL ${r.sql} (${r.lastSqlErrno} ${r.lastSqlError.slice(0, 120)})` : 'no replica status';
+      this.note('follow_verified', false, `not replicating from ${f.host}:${f.port} ${FOLLOW_VERIFY_MS / 1000}s after repointing: ${why}`);
+    }
   }
 
   private buildView(m: Measurement): MemberView {

@@ -101,6 +101,7 @@ test('member loops: bootstrap, follow the new primary, fence the old one (also a
   assert.ok(s1.events.some((e) => e.kind === 'fence' && e.ok), JSON.stringify(s1.events));
   const s3 = (db3.status().clusters as Record<string, Events>).orders;
   assert.ok(s3.events.some((e) => e.kind === 'follow' && e.ok), JSON.stringify(s3.events));
+  await until('the follow verified', async () => (db3.status().clusters as Record<string, Events>).orders.events.some((e) => e.kind === 'follow_verified' && e.ok));
 
   // The old primary comes back writable (its config says nothing of read_only): fenced again.
   await topo.primary.kill();

@@ -59,6 +59,10 @@ export async function failover(lab: Lab, primary: Member, expected?: Member, tag
   const follower = others(primary).find((m) => m !== promoted)!;
 
   await until(`${follower} replicating from ${promoted}`, () => replicatesFrom(lab, follower, promoted));
+  await until(`${follower}'s agent verified it follows ${promoted}`, async () => {
+    const events = (await lab.agents[follower].status()).failover.clusters.orders.events as Array<{ kind: string; ok: boolean; detail: string }>;
+    return events.some((e) => e.kind === 'follow_verified' && e.ok && e.detail.includes(`:${lab.node(promoted).port}`));
+  });
   await write(lab, promoted, `after-${tag}`);
   await until(`row after-${tag} on ${follower}`, () => hasRow(lab, follower, `after-${tag}`));
   // Give any second promoter every chance to show itself.
