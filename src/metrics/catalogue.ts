@@ -1,6 +1,7 @@
 // Every metric vigil exports is defined here and nowhere else. Dashboards and
 // alerts depend on these names: extend, don't rename.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { FastCounter, FastGauge, FastHistogram, teachRegistry } from './fast-family.js';
 
 /**
  * Per-type gauges a probe may report through its observations. Each gets the
@@ -43,23 +44,25 @@ export function createMetrics(registry: Registry, build: { version: string }) {
   // `promtool check metrics` rejects for non-counters; the unsuffixed gauges stay.
   for (const dup of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(dup);
 
+  // The per-probe families (~26 series per probe) render their own text: see fast-family.ts.
   const probe = {
-    success: new Gauge({ name: 'vigil_probe_success', help: '1 when the last run of the probe succeeded.', labelNames: ['probe', 'type'], registers: r }),
-    duration: new Histogram({ name: 'vigil_probe_duration_seconds', help: 'Duration of probe runs.', labelNames: ['probe', 'type'], buckets: DURATION_BUCKETS, registers: r }),
-    runs: new Counter({ name: 'vigil_probe_runs_total', help: 'Probe runs by result (success|failure).', labelNames: ['probe', 'type', 'result'], registers: r }),
-    failures: new Counter({ name: 'vigil_probe_failures_total', help: 'Failed probe runs by reason.', labelNames: ['probe', 'type', 'reason'], registers: r }),
-    consecutiveFailures: new Gauge({ name: 'vigil_probe_consecutive_failures', help: 'Failed runs in a row.', labelNames: ['probe'], registers: r }),
-    state: new Gauge({ name: 'vigil_probe_state', help: '1 for the current health state (unknown|passing|warning|critical) of the probe, 0 for the others.', labelNames: ['probe', 'state'], registers: r }),
-    lastRun: new Gauge({ name: 'vigil_probe_last_run_timestamp_seconds', help: 'Unix time the last run finished.', labelNames: ['probe'], registers: r }),
-    skipped: new Counter({ name: 'vigil_probe_skipped_total', help: 'Scheduled runs skipped because the previous run had not returned.', labelNames: ['probe'], registers: r }),
-    lastFailureInfo: new Gauge({ name: 'vigil_probe_last_failure_info', help: '1 with the reason of the current failure; absent while the last run succeeded.', labelNames: ['probe', 'type', 'reason'], registers: r }),
+    success: new FastGauge({ name: 'vigil_probe_success', help: '1 when the last run of the probe succeeded.', labelNames: ['probe', 'type'] }),
+    duration: new FastHistogram({ name: 'vigil_probe_duration_seconds', help: 'Duration of probe runs.', labelNames: ['probe', 'type'], buckets: DURATION_BUCKETS }),
+    runs: new FastCounter({ name: 'vigil_probe_runs_total', help: 'Probe runs by result (success|failure).', labelNames: ['probe', 'type', 'result'] }),
+    failures: new FastCounter({ name: 'vigil_probe_failures_total', help: 'Failed probe runs by reason.', labelNames: ['probe', 'type', 'reason'] }),
+    consecutiveFailures: new FastGauge({ name: 'vigil_probe_consecutive_failures', help: 'Failed runs in a row.', labelNames: ['probe'] }),
+    state: new FastGauge({ name: 'vigil_probe_state', help: '1 for the current health state (unknown|passing|warning|critical) of the probe, 0 for the others.', labelNames: ['probe', 'state'] }),
+    lastRun: new FastGauge({ name: 'vigil_probe_last_run_timestamp_seconds', help: 'Unix time the last run finished.', labelNames: ['probe'] }),
+    skipped: new FastCounter({ name: 'vigil_probe_skipped_total', help: 'Scheduled runs skipped because the previous run had not returned.', labelNames: ['probe'] }),
+    lastFailureInfo: new FastGauge({ name: 'vigil_probe_last_failure_info', help: '1 with the reason of the current failure; absent while the last run succeeded.', labelNames: ['probe', 'type', 'reason'] }),
   };
 
   const observations = Object.fromEntries(
-    Object.entries(OBSERVATION_GAUGES).map(([key, def]) => [key, new Gauge({
-      name: `vigil_${key}`, help: def.help, labelNames: ['probe', ...def.labels], registers: r,
+    Object.entries(OBSERVATION_GAUGES).map(([key, def]) => [key, new FastGauge({
+      name: `vigil_${key}`, help: def.help, labelNames: ['probe', ...def.labels],
     })]),
-  ) as Record<ObservationName, Gauge<string>>;
+  ) as Record<ObservationName, FastGauge>;
+  teachRegistry(registry, [...Object.values(probe), ...Object.values(observations)]);
 
   const remediation = {
     actions: new Counter({ name: 'vigil_remediation_actions_total', help: 'Remediation actions by outcome (succeeded|failed|dry_run).', labelNames: ['rule', 'action', 'outcome'], registers: r }),

@@ -22,8 +22,8 @@ export interface RunningAgent {
   readonly dir: string;
   readonly logs: LogLine[];
   writeConfig(yaml: string): void;
-  get(path: string): Promise<{ status: number; body: string; json: () => any }>;
-  post(path: string): Promise<{ status: number; body: string; json: () => any }>;
+  get(path: string): Promise<{ status: number; body: string; headers: Headers; json: () => any }>;
+  post(path: string): Promise<{ status: number; body: string; headers: Headers; json: () => any }>;
   stop(): Promise<void>;
 }
 
