@@ -12,11 +12,14 @@ type Series = Map<SeriesKey, { name: ObservationName; labels: Record<string, str
 export class ProbeMetrics {
   private readonly observed = new Map<string, Series>();
   private readonly lastFailure = new Map<string, string>();
+  /** The type each probe name is registered with now. */
+  private readonly types = new Map<string, string>();
 
   constructor(private readonly m: Metrics) {}
 
   /** Creates the probe's series at zero so rates and state exist before the first run. */
   register(probe: string, type: string, health: Health): void {
+    this.types.set(probe, type);
     this.m.probe.runs.inc({ probe, type, result: 'success' }, 0);
     this.m.probe.runs.inc({ probe, type, result: 'failure' }, 0);
     this.m.probe.skipped.inc({ probe }, 0);
@@ -68,19 +71,27 @@ export class ProbeMetrics {
     }
   }
 
-  /** Drops every series of a probe that left the config. */
+  /**
+   * Drops every series of a probe that left the config. When the same name
+   * was already registered again with another type (a reload that changed
+   * the type), only the old type's series go: the series labelled by name
+   * alone now belong to the new probe.
+   */
   remove(probe: string, type: string): void {
     const p = this.m.probe;
     p.success.remove({ probe, type });
     p.duration.remove({ probe, type });
     for (const result of ['success', 'failure']) p.runs.remove({ probe, type, result });
     for (const reason of FAILURE_REASONS) { p.failures.remove({ probe, type, reason }); p.lastFailureInfo.remove({ probe, type, reason }); }
+    // Observations are the old type's measurements: they go either way.
+    for (const s of this.observed.get(probe)?.values() ?? []) this.m.observations[s.name].remove(s.labels);
+    this.observed.delete(probe);
+    this.lastFailure.delete(probe);
+    if (this.types.get(probe) !== type) return;
+    this.types.delete(probe);
     p.consecutiveFailures.remove({ probe });
     for (const state of HEALTH_STATES) p.state.remove({ probe, state });
     p.lastRun.remove({ probe });
     p.skipped.remove({ probe });
-    for (const s of this.observed.get(probe)?.values() ?? []) this.m.observations[s.name].remove(s.labels);
-    this.observed.delete(probe);
-    this.lastFailure.delete(probe);
   }
 }

@@ -106,6 +106,28 @@ test('a changed probe is replaced; its health starts again only when its type ch
   }
 });
 
+test('a probe whose type changes keeps its probe-level series (state, skipped) from the moment it is reloaded', async () => {
+  const target = await startHttpServer((_q, res) => res.end('ok'));
+  const a = await startAgent(probesYaml(target.origin, ['a']));
+  try {
+    await waitUntil('a to pass', async () => (await a.get('/status')).json().probes.a?.state === 'passing');
+    // interval 1h: the replacement's first run is staggered far away, so what
+    // /metrics shows right after the reload is what registration left.
+    a.writeConfig('probes:\n  - {name: a, type: tcp, address: "127.0.0.1:1", interval: 1h}\n');
+    assert.deepEqual((await a.post('/-/reload')).json(), { ok: true, added: ['a'], removed: ['a'] });
+    const m = (await a.get('/metrics')).body;
+    assert.equal(metric(m, 'vigil_probe_state{probe="a",state="unknown"}'), 1);
+    assert.equal(metric(m, 'vigil_probe_consecutive_failures{probe="a"}'), 0);
+    assert.equal(metric(m, 'vigil_probe_skipped_total{probe="a"}'), 0);
+    assert.equal(metric(m, 'vigil_probe_runs_total{probe="a",type="tcp",result="success"}'), 0);
+    assert.doesNotMatch(m, /probe="a",type="http"/);
+    assert.doesNotMatch(m, /^vigil_http_status_code\{probe="a"\}/m, 'the old http probe\'s observation is gone');
+  } finally {
+    await a.stop();
+    await target.close();
+  }
+});
+
 test('SIGHUP to a real vigil process: valid then invalid file; old probes keep running; metric 1/0', async () => {
   const target = await startHttpServer((_q, res) => res.end('ok'));
   const { dir, cleanup } = tempDir();
