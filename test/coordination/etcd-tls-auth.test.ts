@@ -84,7 +84,7 @@ test('a wrong password, a missing password or a foreign CA is refused (and a loc
   const foreign = client({ tls: { ca_file: f('other-ca.pem') }, username: 'root', password_file: f('etcd.pw') });
   try {
     await assert.rejects(wrong.get('/vigil/tls-check').string(), /authentication failed|invalid/i);
-    await assert.rejects(anonymous.put('/vigil/x').value('1'), /user name is empty|permission denied|not capable/i);
+    await assert.rejects(anonymous.put('/vigil/x').value('1').exec(), /user name is empty|permission denied|not capable/i);
     await assert.rejects(foreign.get('/vigil/tls-check').string());
     const r = await tryLock(wrong, '/vigil/clusters/orders/lock', { member: 'db3', purpose: 'test', since: '' }, 2);
     assert.equal(r.ok, false);
