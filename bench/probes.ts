@@ -1,0 +1,206 @@
+// Benchmark: N HTTP probes at a 1 s interval against a local HTTP server.
+// The agent runs as its own process (`vigil run`), the target server here, so
+// the figures are the agent's alone. Prints figures; it is not a test.
+//
+//   node --import tsx bench/probes.ts                 # 1000 probes, 60 s
+//   node --import tsx bench/probes.ts --seconds 15    # quick run
+//   BENCH_PROBES=200 BENCH_SECONDS=10 node --import tsx bench/probes.ts
+//   node --import tsx bench/probes.ts --cpu-prof      # also writes a .cpuprofile of the agent
+//   npm run build && node --import tsx bench/probes.ts --dist dist   # the compiled agent, as `vigil` runs
+//
+// Figures: CPU ms per probe run (the agent's process_cpu_seconds_total delta
+// over the run-count delta, i.e. process.cpuUsage()), peak RSS (VmHWM),
+// scheduling lateness p50/p99 (vigil_scheduler_lateness_seconds), and /metrics
+// scrape latency p50/p99 with every probe present, measured while probing.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const { values: args } = parseArgs({
+  options: {
+    probes: { type: 'string' }, seconds: { type: 'string' }, scrapes: { type: 'string' }, warmup: { type: 'string' },
+    'cpu-prof': { type: 'boolean' }, keepalive: { type: 'boolean' }, dist: { type: 'string' },
+  },
+});
+const PROBES = Number(args.probes ?? process.env.BENCH_PROBES ?? 1000);
+const SECONDS = Number(args.seconds ?? process.env.BENCH_SECONDS ?? 60);
+const SCRAPES = Number(args.scrapes ?? process.env.BENCH_SCRAPES ?? 100);
+const WARMUP = Number(args.warmup ?? process.env.BENCH_WARMUP ?? 10);
+const REPO = resolve(import.meta.dirname, '..');
+const TARGETS = { cpuMsPerProbe: 0.3, rssMiB: 150, latenessP99Ms: 50, scrapeP99Ms: 50 };
+
+function freePort(): Promise<number> {
+  return new Promise((res) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => res(port));
+    });
+  });
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function get(url: string): Promise<{ text: string; ms: number }> {
+  const t = performance.now();
+  const res = await fetch(url);
+  const text = await res.text();
+  return { text, ms: performance.now() - t };
+}
+
+/** Sum of every sample of a metric family (optionally filtered by a label substring). */
+function sum(body: string, name: string, having = ''): number {
+  let total = 0;
+  for (const line of body.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const rest = line.slice(name.length);
+    if (rest[0] !== ' ' && rest[0] !== '{') continue;
+    if (having && !line.includes(having)) continue;
+    total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
+}
+
+/** Quantile from Prometheus histogram buckets, interpolated as histogram_quantile does. */
+function histogramQuantile(body: string, name: string, q: number, since?: Map<number, number>): number {
+  const buckets: Array<[number, number]> = [];
+  for (const line of body.split('\n')) {
+    const m = line.match(new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\S+)$`));
+    if (m) buckets.push([m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2]) - (since?.get(m[1] === '+Inf' ? Infinity : Number(m[1])) ?? 0)]);
+  }
+  buckets.sort((a, b) => a[0] - b[0]);
+  const total = buckets.at(-1)![1];
+  const rank = q * total;
+  let prevLe = 0;
+  let prevCount = 0;
+  for (const [le, count] of buckets) {
+    if (count >= rank) {
+      if (le === Infinity) return prevLe;
+      return prevLe + (le - prevLe) * ((rank - prevCount) / Math.max(1, count - prevCount));
+    }
+    prevLe = le;
+    prevCount = count;
+  }
+  return prevLe;
+}
+function bucketsOf(body: string, name: string): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const line of body.split('\n')) {
+    const m = line.match(new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\S+)$`));
+    if (m) out.set(m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2]));
+  }
+  return out;
+}
+function share(body: string, name: string, le: number, since: Map<number, number>): number {
+  const now = bucketsOf(body, name);
+  const total = (now.get(Infinity) ?? 0) - (since.get(Infinity) ?? 0);
+  return total === 0 ? 1 : ((now.get(le) ?? 0) - (since.get(le) ?? 0)) / total;
+}
+function pct(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+function status(procStatus: string, key: string): number {
+  const m = procStatus.match(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm'));
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
+  let served = 0;
+  const target = http.createServer((_req, res) => { served++; res.end('ok'); });
+  target.keepAliveTimeout = 5000;
+  await new Promise<void>((r) => target.listen(0, '127.0.0.1', 2048, r));
+  const targetPort = (target.address() as net.AddressInfo).port;
+  const port = await freePort();
+  const file = join(dir, 'vigil.yaml');
+  let yaml = `agent:\n  listen: 127.0.0.1:${port}\n  log_level: warn\n  shutdown_timeout: 2s\nprobes:\n`;
+  for (let i = 0; i < PROBES; i++) {
+    yaml += `  - {name: p${i}, type: http, url: "http://127.0.0.1:${targetPort}/p${i}", interval: 1s${args.keepalive ? ', keepalive: true' : ''}}\n`;
+  }
+  writeFileSync(file, yaml);
+
+  // By default the agent runs from source through tsx; --dist DIR runs the
+  // compiled DIR/bin.js, as the installed `vigil` does (no tsx loader thread).
+  const nodeArgs = args.dist ? [] : ['--import', 'tsx'];
+  if (args['cpu-prof']) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${dir}`);
+  const entry = args.dist ? resolve(args.dist, 'bin.js') : join(REPO, 'src/bin.ts');
+  const agent = spawn(process.execPath, [...nodeArgs, entry, 'run', '--config', file], {
+    cwd: REPO, stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const exited = new Promise<number | null>((r) => agent.on('exit', (c) => r(c)));
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    const startDeadline = Date.now() + 30_000;
+    for (;;) {
+      try { await get(`${base}/healthz`); break; } catch { /* not up yet */ }
+      if (Date.now() > startDeadline || agent.exitCode !== null) throw new Error('the agent did not start');
+      await sleep(100);
+    }
+    // Warm-up: every probe has had its staggered first run and a few more, and the JIT has settled.
+    await sleep(WARMUP * 1000);
+    const m0 = (await get(`${base}/metrics`)).text;
+    const t0 = performance.now();
+    const cpu0 = sum(m0, 'process_cpu_seconds_total');
+    const runs0 = sum(m0, 'vigil_probe_runs_total');
+    const fail0 = sum(m0, 'vigil_probe_runs_total', 'result="failure"');
+    const late0 = bucketsOf(m0, 'vigil_scheduler_lateness_seconds');
+    const rssSamples: number[] = [];
+    const end = Date.now() + SECONDS * 1000;
+    while (Date.now() < end) {
+      await sleep(Math.min(1000, end - Date.now()));
+      rssSamples.push(status(readFileSync(`/proc/${agent.pid}/status`, 'utf8'), 'VmRSS'));
+    }
+    const m1 = (await get(`${base}/metrics`)).text;
+    const elapsed = (performance.now() - t0) / 1000;
+    const cpuMs = (sum(m1, 'process_cpu_seconds_total') - cpu0) * 1000;
+    const runs = sum(m1, 'vigil_probe_runs_total') - runs0;
+    const failures = sum(m1, 'vigil_probe_runs_total', 'result="failure"') - fail0;
+    const lateP50 = histogramQuantile(m1, 'vigil_scheduler_lateness_seconds', 0.5, late0) * 1000;
+    const lateP99 = histogramQuantile(m1, 'vigil_scheduler_lateness_seconds', 0.99, late0) * 1000;
+    const within50 = share(m1, 'vigil_scheduler_lateness_seconds', 0.05, late0);
+
+    // Scrapes while probing, one at a time, 100 ms apart.
+    const scrapeMs: number[] = [];
+    let seriesCount = 0;
+    for (let i = 0; i < SCRAPES; i++) {
+      const r = await get(`${base}/metrics`);
+      scrapeMs.push(r.ms);
+      seriesCount = r.text.split('\n').filter((l) => l && !l.startsWith('#')).length;
+      await sleep(100);
+    }
+    scrapeMs.sort((a, b) => a - b);
+    const procStatus = readFileSync(`/proc/${agent.pid}/status`, 'utf8');
+    const peakRss = status(procStatus, 'VmHWM');
+
+    const cpuPerProbe = cpuMs / runs;
+    const rows: Array<[string, string, string]> = [
+      ['probe runs', `${runs} in ${elapsed.toFixed(1)} s (${(runs / elapsed).toFixed(0)}/s, expected ${PROBES}/s), ${failures} failed`, ''],
+      ['agent CPU', `${cpuMs.toFixed(0)} ms = ${(cpuMs / elapsed / 10).toFixed(1)}% of one core`, ''],
+      ['CPU per probe run', `${cpuPerProbe.toFixed(3)} ms`, `target <= ${TARGETS.cpuMsPerProbe} ms ${cpuPerProbe <= TARGETS.cpuMsPerProbe ? 'OK' : 'MISSED'}`],
+      ['peak RSS (VmHWM)', `${(peakRss / 2 ** 20).toFixed(1)} MiB (steady ${(Math.max(...rssSamples) / 2 ** 20).toFixed(1)} MiB)`, `target <= ${TARGETS.rssMiB} MiB ${peakRss / 2 ** 20 <= TARGETS.rssMiB ? 'OK' : 'MISSED'}`],
+      ['lateness p50 / p99', `${lateP50.toFixed(1)} ms / ${lateP99.toFixed(1)} ms (${(within50 * 100).toFixed(2)}% within 50 ms)`, `target p99 <= ${TARGETS.latenessP99Ms} ms ${within50 >= 0.99 ? 'OK' : 'MISSED'}`],
+      ['/metrics scrape p50 / p99', `${pct(scrapeMs, 0.5).toFixed(1)} ms / ${pct(scrapeMs, 0.99).toFixed(1)} ms (${SCRAPES} scrapes, ${seriesCount} series)`, `target p99 <= ${TARGETS.scrapeP99Ms} ms ${pct(scrapeMs, 0.99) <= TARGETS.scrapeP99Ms ? 'OK' : 'MISSED'}`],
+    ];
+    process.stdout.write(`\nvigil bench: ${PROBES} http probes at 1s, ${SECONDS}s measured, agent ${args.dist ? `${args.dist}/bin.js` : 'src via tsx'}, node ${process.version}, ${served} requests served\n`);
+    for (const [k, v, t] of rows) process.stdout.write(`  ${k.padEnd(26)} ${v}${t ? `   [${t}]` : ''}\n`);
+  } finally {
+    agent.kill('SIGTERM');
+    await Promise.race([exited, sleep(10_000)]);
+    agent.kill('SIGKILL');
+    target.close();
+    target.closeAllConnections();
+    if (args['cpu-prof']) {
+      const prof = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
+      for (const f of prof) {
+        const dest = join(process.cwd(), f);
+        writeFileSync(dest, readFileSync(join(dir, f)));
+        process.stdout.write(`  cpu profile of the agent: ${dest}\n`);
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(() => process.exit(0), (err: unknown) => { console.error(err); process.exit(1); });
