@@ -1,5 +1,6 @@
 // Benchmark: N HTTP probes at a 1 s interval against a local HTTP server.
-// The agent runs as its own process (`vigil run`), the target server here, so
+// The agent runs as its own process (`vigil run`), the target server in
+// another, and this process only scrapes and reads figures, so
 // the figures are the agent's alone. Prints figures; it is not a test.
 //
 //   node --import tsx bench/probes.ts                 # 1000 probes, 60 s
@@ -7,6 +8,7 @@
 //   BENCH_PROBES=200 BENCH_SECONDS=10 node --import tsx bench/probes.ts
 //   node --import tsx bench/probes.ts --cpu-prof      # also writes a .cpuprofile of the agent
 //   npm run build && node --import tsx bench/probes.ts --dist dist   # the compiled agent, as `vigil` runs
+//   ... --node-arg=--max-old-space-size=96            # a node flag for the agent (repeatable)
 //
 // Figures: CPU ms per probe run (the agent's process_cpu_seconds_total delta
 // over the run-count delta, i.e. process.cpuUsage()), peak RSS (VmHWM),
@@ -14,7 +16,6 @@
 // scrape latency p50/p99 with every probe present, measured while probing.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -24,6 +25,7 @@ const { values: args } = parseArgs({
   options: {
     probes: { type: 'string' }, seconds: { type: 'string' }, scrapes: { type: 'string' }, warmup: { type: 'string' },
     'cpu-prof': { type: 'boolean' }, keepalive: { type: 'boolean' }, dist: { type: 'string' },
+    'node-arg': { type: 'string', multiple: true },
   },
 });
 const PROBES = Number(args.probes ?? process.env.BENCH_PROBES ?? 1000);
@@ -32,6 +34,15 @@ const SCRAPES = Number(args.scrapes ?? process.env.BENCH_SCRAPES ?? 100);
 const WARMUP = Number(args.warmup ?? process.env.BENCH_WARMUP ?? 10);
 const REPO = resolve(import.meta.dirname, '..');
 const TARGETS = { cpuMsPerProbe: 0.3, rssMiB: 150, latenessP99Ms: 50, scrapeP99Ms: 50 };
+
+const TARGET_SCRIPT = `
+const http = require('node:http');
+let served = 0;
+const s = http.createServer((_q, r) => { served++; r.end('ok'); });
+s.listen(0, '127.0.0.1', 2048, () => process.send({ port: s.address().port }));
+process.on('message', () => process.send({ served }));
+process.on('disconnect', () => process.exit(0));
+`;
 
 function freePort(): Promise<number> {
   return new Promise((res) => {
@@ -108,11 +119,17 @@ function status(procStatus: string, key: string): number {
 
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
-  let served = 0;
-  const target = http.createServer((_req, res) => { served++; res.end('ok'); });
-  target.keepAliveTimeout = 5000;
-  await new Promise<void>((r) => target.listen(0, '127.0.0.1', 2048, r));
-  const targetPort = (target.address() as net.AddressInfo).port;
+  // The target in its own process: serving 1000 requests a second here would
+  // delay this process's own scrape timings.
+  const target = spawn(process.execPath, ['-e', TARGET_SCRIPT], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const targetPort = await new Promise<number>((res, rej) => {
+    target.once('message', (m) => res((m as { port: number }).port));
+    target.once('exit', () => rej(new Error('the target server did not start')));
+  });
+  const served = () => new Promise<number>((res) => {
+    target.once('message', (m) => res((m as { served: number }).served));
+    target.send('served?');
+  });
   const port = await freePort();
   const file = join(dir, 'vigil.yaml');
   let yaml = `agent:\n  listen: 127.0.0.1:${port}\n  log_level: warn\n  shutdown_timeout: 2s\nprobes:\n`;
@@ -125,6 +142,7 @@ async function main() {
   // compiled DIR/bin.js, as the installed `vigil` does (no tsx loader thread).
   const nodeArgs = args.dist ? [] : ['--import', 'tsx'];
   if (args['cpu-prof']) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${dir}`);
+  nodeArgs.push(...(args['node-arg'] ?? []));
   const entry = args.dist ? resolve(args.dist, 'bin.js') : join(REPO, 'src/bin.ts');
   const agent = spawn(process.execPath, [...nodeArgs, entry, 'run', '--config', file], {
     cwd: REPO, stdio: ['ignore', 'inherit', 'inherit'],
@@ -183,14 +201,13 @@ async function main() {
       ['lateness p50 / p99', `${lateP50.toFixed(1)} ms / ${lateP99.toFixed(1)} ms (${(within50 * 100).toFixed(2)}% within 50 ms)`, `target p99 <= ${TARGETS.latenessP99Ms} ms ${within50 >= 0.99 ? 'OK' : 'MISSED'}`],
       ['/metrics scrape p50 / p99', `${pct(scrapeMs, 0.5).toFixed(1)} ms / ${pct(scrapeMs, 0.99).toFixed(1)} ms (${SCRAPES} scrapes, ${seriesCount} series)`, `target p99 <= ${TARGETS.scrapeP99Ms} ms ${pct(scrapeMs, 0.99) <= TARGETS.scrapeP99Ms ? 'OK' : 'MISSED'}`],
     ];
-    process.stdout.write(`\nvigil bench: ${PROBES} http probes at 1s, ${SECONDS}s measured, agent ${args.dist ? `${args.dist}/bin.js` : 'src via tsx'}, node ${process.version}, ${served} requests served\n`);
+    process.stdout.write(`\nvigil bench: ${PROBES} http probes at 1s, ${SECONDS}s measured, agent ${args.dist ? `${args.dist}/bin.js` : 'src via tsx'}${args['node-arg'] ? ` ${args['node-arg'].join(' ')}` : ''}, node ${process.version}, ${await served()} requests served\n`);
     for (const [k, v, t] of rows) process.stdout.write(`  ${k.padEnd(26)} ${v}${t ? `   [${t}]` : ''}\n`);
   } finally {
     agent.kill('SIGTERM');
     await Promise.race([exited, sleep(10_000)]);
     agent.kill('SIGKILL');
-    target.close();
-    target.closeAllConnections();
+    target.kill('SIGKILL');
     if (args['cpu-prof']) {
       const prof = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
       for (const f of prof) {
