@@ -83,7 +83,9 @@ export function readSecretFile(path: string, ctx: z.RefinementCtx): string {
  */
 export const secret = (env: NodeJS.ProcessEnv) =>
   z.union([z.string(), z.object({ file: z.string() }).strict()], {
-    invalid_type_error: 'must be a string (may use ${ENV}) or { file: /path/to/secret }',
+    // A union that matches neither branch reports invalid_union ("Invalid input"), not a type error.
+    errorMap: (issue, c) => (issue.code === z.ZodIssueCode.invalid_union || issue.code === z.ZodIssueCode.invalid_type
+      ? { message: 'must be a string (may use ${ENV}) or { file: /path/to/secret }' } : { message: c.defaultError }),
   }).transform((v, ctx) => (typeof v === 'string' ? expandEnv(v, env, ctx) : readSecretFile(v.file, ctx)));
 
 /**
