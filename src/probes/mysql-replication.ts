@@ -3,7 +3,7 @@
 // (it keeps rising while replication is broken, which Seconds_Behind_Master
 // cannot do), else from Seconds_Behind_Master. A NULL is a reason, not a gap.
 import { z } from 'zod';
-import { duration } from '../config/fields.js';
+import { positiveDuration } from '../config/fields.js';
 import { defineProbe } from './definition.js';
 import { describeTarget, MysqlConnector, mysqlConnectionFields, mysqlTarget, normalizeMysqlConnection, type MysqlLink } from './mysql-connection.js';
 import { serverErrno } from './mysql-errors.js';
@@ -37,7 +37,7 @@ export const mysqlReplicationProbe = defineProbe({
   fields: (ctx) => ({
     ...mysqlConnectionFields(ctx.env),
     heartbeat: heartbeatField().optional(),
-    max_lag: duration().refine((ms) => ms > 0, 'must be longer than 0s').optional(),
+    max_lag: positiveDuration().optional(),
     on_primary: z.enum(['fail', 'pass']).default('fail'),
   }),
   normalize: (cfg, ctx) => normalizeMysqlConnection(cfg, ctx),
