@@ -4,9 +4,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { requireBinary } from '../harness/require-binary.js';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import {
   REPO_ROOT, RULES_FILE, allExpressions, allPanels, dashboardFiles, loadDashboard, loadRuleGroups,
@@ -54,19 +55,11 @@ const SEVERITY_RECEIVER: Readonly<Record<string, string>> = { critical: 'pager',
 
 // ---------------------------------------------------------------- helpers
 
-const INSTALL_HINT = 'install it with `apt-get install -y prometheus prometheus-alertmanager`';
+const INSTALL_PACKAGES = 'prometheus prometheus-alertmanager';
 
+/** promtool and amtool, found the way every harness finds a binary. */
 function tool(name: string): string {
-  const dirs = (process.env.PATH ?? '').split(delimiter).concat(['/usr/bin', '/usr/sbin', '/usr/local/bin']);
-  for (const dir of dirs) {
-    if (!dir) continue;
-    const p = join(dir, name);
-    try {
-      accessSync(p, constants.X_OK);
-      if (statSync(p).isFile()) return p;
-    } catch { /* keep looking */ }
-  }
-  throw new Error(`${name} not found: ${INSTALL_HINT}`);
+  return requireBinary(name, INSTALL_PACKAGES);
 }
 
 function run(name: string, args: string[]): { stdout: string; stderr: string } {
@@ -122,7 +115,7 @@ function githubAnchor(heading: string): string {
 
 test('a missing tool fails the test with the apt-get line, never skips', () => {
   assert.throws(() => tool('vigil-no-such-tool'),
-    (e: Error) => e.message === `vigil-no-such-tool not found: ${INSTALL_HINT}`);
+    (e: Error) => e.message === `vigil-no-such-tool not found: install it with \`apt-get install -y ${INSTALL_PACKAGES}\``);
 });
 
 test('promtool check rules accepts alerts/vigil.rules.yml', () => {
