@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { journalLines, lines, sleep, startAgent, startService, tempDir, waitFor, type RunningAgent } from './agent-helpers.js';
+import { journalLines, lines, sleep, startAgent, startService, tempDir, waitFor, type RunningAgent, apiProbeYaml } from './agent-helpers.js';
 
 const TOKEN = 'f'.repeat(48);
 
@@ -13,14 +13,7 @@ function yaml(dir: string, port: number, admin = true): string {
   return `agent:
   state_dir: ${dir}/state
   startup_grace: 0s
-probes:
-  - name: api
-    type: http
-    url: http://127.0.0.1:${port}/
-    interval: 100ms
-    timeout: 80ms
-    failures_before_critical: 2
-remediations:
+${apiProbeYaml(port)}remediations:
   - name: fix-api
     when: { probe: api }
     action: { type: exec, command: [/bin/sh, -c, 'echo run >> ${dir}/runs'] }

@@ -89,3 +89,18 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
     await sleep(25);
   }
 }
+
+/**
+ * The `probes:` block most remediation tests share: one fast http probe named
+ * `api` (every 100 ms, critical after 2 failures) against a local service.
+ */
+export function apiProbeYaml(port: number): string {
+  return `probes:
+  - name: api
+    type: http
+    url: http://127.0.0.1:${port}/
+    interval: 100ms
+    timeout: 80ms
+    failures_before_critical: 2
+`;
+}

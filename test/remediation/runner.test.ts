@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { journalLines, lines, sleep, startAgent, startService, tempDir, waitFor, type RunningAgent } from './agent-helpers.js';
+import { journalLines, lines, sleep, startAgent, startService, tempDir, waitFor, type RunningAgent, apiProbeYaml } from './agent-helpers.js';
 
 interface Opts { cooldown?: string; dryRun?: boolean; extra?: string; maxActions?: number }
 
@@ -15,14 +15,7 @@ function yaml(dir: string, port: number, o: Opts = {}): string {
   state_dir: ${dir}/state
   startup_grace: 0s
   dry_run: ${o.dryRun ?? false}
-probes:
-  - name: api
-    type: http
-    url: http://127.0.0.1:${port}/
-    interval: 100ms
-    timeout: 80ms
-    failures_before_critical: 2
-remediations:
+${apiProbeYaml(port)}remediations:
   - name: fix-api
     when: { probe: api, state: critical }
     action: { type: exec, command: [/bin/sh, -c, 'echo "$VIGIL_INTENT_ID $VIGIL_REASON" >> ${dir}/runs; echo "ran $VIGIL_RULE"'] }

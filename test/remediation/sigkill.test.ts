@@ -10,7 +10,7 @@ import { openSync, closeSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { freePort } from '../harness/ports.js';
-import { journalLines, lines, sleep, startService, tempDir, waitFor } from './agent-helpers.js';
+import { journalLines, lines, sleep, startService, tempDir, waitFor, apiProbeYaml } from './agent-helpers.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
 
@@ -37,14 +37,7 @@ test('SIGKILL right after the intent is journalled: the restarted agent reconcil
   listen: 127.0.0.1:${port}
   state_dir: ${state}
   startup_grace: 0s
-probes:
-  - name: api
-    type: http
-    url: http://127.0.0.1:${svc.port}/
-    interval: 100ms
-    timeout: 80ms
-    failures_before_critical: 2
-remediations:
+${apiProbeYaml(svc.port)}remediations:
   - name: fix-api
     when: { probe: api, state: critical }
     action:

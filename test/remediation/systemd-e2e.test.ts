@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { startUserManager, type UserManager } from '../harness/systemd.js';
 import { startFakeAutoScaling, startFakeImds } from '../harness/aws.js';
 import { freePort } from '../harness/ports.js';
-import { journalLines, sleep, startAgent, tempDir, waitFor, type RunningAgent } from './agent-helpers.js';
+import { journalLines, sleep, startAgent, tempDir, waitFor, type RunningAgent, apiProbeYaml } from './agent-helpers.js';
 
 let um: UserManager;
 before(async () => { um = await startUserManager(); });
@@ -21,15 +21,6 @@ function serviceUnit(port: number, extra = ''): string {
   const js = `require('http').createServer((q,s)=>s.end('ok')).listen(${port},'127.0.0.1')`;
   return `[Service]\n${extra}ExecStart=${process.execPath} -e "${js}"\n`;
 }
-
-const probe = (port: number) => `probes:
-  - name: api
-    type: http
-    url: http://127.0.0.1:${port}/
-    interval: 100ms
-    timeout: 80ms
-    failures_before_critical: 2
-`;
 
 /** The unit is active before node listens; an agent started earlier would (rightly) see it failing. */
 const serving = (port: number) => waitFor(`http on ${port}`, () => fetch(`http://127.0.0.1:${port}/`).then((r) => r.ok, () => false));
@@ -51,7 +42,7 @@ test('killed service: probe critical → restart over D-Bus → unit active, mea
     a = await startAgent(join(dir, 'vigil.yaml'), `agent:
   state_dir: ${dir}/state
   startup_grace: 0s
-${probe(port)}actions:
+${apiProbeYaml(port)}actions:
   systemd_restart:
     allowed_units: [${unit}]
 remediations:
@@ -116,7 +107,7 @@ test('escalation: the restart fails, and past its grace with the probe still cri
     a = await startAgent(join(dir, 'vigil.yaml'), `agent:
   state_dir: ${dir}/state
   startup_grace: 0s
-${probe(port)}actions:
+${apiProbeYaml(port)}actions:
   systemd_restart:
     allowed_units: [${unit}]
 remediations:
