@@ -7,22 +7,12 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import pino from 'pino';
-import { parseConfigText } from '../../src/config/load.js';
-import { PROBE_TYPES } from '../../src/probes/registry.js';
-import { SingleFlight } from '../../src/probes/single-flight.js';
-import type { Probe, ProbeResult } from '../../src/probes/types.js';
+import type { ProbeResult } from '../../src/probes/types.js';
 import { startMariaTopology, type MariaTopology } from '../harness/mariadb.js';
 import { requireBinary } from '../harness/require-binary.js';
+import { buildProbe } from '../helpers/probe.js';
 
-function probeFrom(probe: Record<string, unknown>): { probe: Probe; run(): Promise<ProbeResult> } {
-  const loaded = parseConfigText(JSON.stringify({ probes: [{ name: 'p', interval: '1s', timeout: '800ms', ...probe }] }),
-    { probeTypes: PROBE_TYPES, schema: { env: {} } });
-  if (!loaded.ok) throw new Error(`config rejected: ${JSON.stringify(loaded.problems)}`);
-  const cfg = loaded.config.probes[0];
-  const p: Probe = cfg.definition.create(cfg, { logger: pino({ level: 'silent' }), singleFlight: new SingleFlight() });
-  return { probe: p, run: () => p.run(AbortSignal.timeout(cfg.timeoutMs)) };
-}
+const probeFrom = (fields: Record<string, unknown>) => buildProbe({ interval: '1s', timeout: '800ms', ...fields });
 
 const heartbeatLag = (r: ProbeResult) =>
   r.observations.find((o) => o.name === 'mysql_replication_lag_seconds' && o.labels?.source === 'heartbeat')?.value;

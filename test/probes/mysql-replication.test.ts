@@ -5,28 +5,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, createServer, type Socket } from 'node:net';
-import pino from 'pino';
-import { parseConfigText } from '../../src/config/load.js';
-import { PROBE_TYPES } from '../../src/probes/registry.js';
-import { SingleFlight } from '../../src/probes/single-flight.js';
-import type { Probe, ProbeResult } from '../../src/probes/types.js';
+import type { ProbeResult } from '../../src/probes/types.js';
 import { startMariaTopology, type MariaTopology } from '../harness/mariadb.js';
 import { freePort } from '../harness/ports.js';
+import { buildProbe, observation } from '../helpers/probe.js';
 
-function probeFrom(probe: Record<string, unknown>): { probe: Probe; run(): Promise<ProbeResult> } {
-  const loaded = parseConfigText(JSON.stringify({ probes: [{ name: 'p', interval: '1s', timeout: '800ms', ...probe }] }),
-    { probeTypes: PROBE_TYPES, schema: { env: {} } });
-  if (!loaded.ok) throw new Error(`config rejected: ${JSON.stringify(loaded.problems)}`);
-  const cfg = loaded.config.probes[0];
-  const p: Probe = cfg.definition.create(cfg, { logger: pino({ level: 'silent' }), singleFlight: new SingleFlight() });
-  return { probe: p, run: () => p.run(AbortSignal.timeout(cfg.timeoutMs)) };
-}
+const probeFrom = (fields: Record<string, unknown>) => buildProbe({ interval: '1s', timeout: '800ms', ...fields });
 
-function obs(r: ProbeResult, name: string, labels: Record<string, string> = {}): number | undefined {
-  return r.observations.find((o) => o.name === name && Object.entries(labels).every(([k, v]) => o.labels?.[k] === v))?.value;
-}
-
-const lag = (r: ProbeResult, source: string, channel = 'default') => obs(r, 'mysql_replication_lag_seconds', { channel, source });
+const lag = (r: ProbeResult, source: string, channel = 'default') => observation(r, 'mysql_replication_lag_seconds', { channel, source });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until(what: string, timeoutMs: number, run: () => Promise<ProbeResult>, ok: (r: ProbeResult) => boolean): Promise<ProbeResult> {
@@ -96,7 +82,7 @@ describe('mysql_replication + mysql_heartbeat (real MariaDB primary + replica)',
     assert.match(first.message ?? '', /created vigil\.heartbeat and inserted heartbeat row server_id 1/);
     const second = await writer.run();
     assert.match(second.message ?? '', /^updated heartbeat row server_id 1 ts \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6} /);
-    const ts = obs(second, 'mysql_heartbeat_last_write_timestamp_seconds');
+    const ts = observation(second, 'mysql_heartbeat_last_write_timestamp_seconds');
     assert.ok(ts !== undefined && Math.abs(ts - Date.now() / 1000) < 2);
     const [cols] = await topo.primary.query<{ c: string }>(
       "SELECT GROUP_CONCAT(COLUMN_NAME ORDER BY ORDINAL_POSITION) AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA='vigil' AND TABLE_NAME='heartbeat'");
@@ -113,10 +99,10 @@ describe('mysql_replication + mysql_heartbeat (real MariaDB primary + replica)',
     const hbLag = lag(r, 'heartbeat');
     assert.ok(hbLag !== undefined && hbLag >= 0 && hbLag < 1.5, `heartbeat lag ${hbLag}`);
     assert.equal(lag(r, 'seconds_behind'), 0);
-    assert.equal(obs(r, 'mysql_replica_io_running', { channel: 'default' }), 1);
-    assert.equal(obs(r, 'mysql_replica_sql_running', { channel: 'default' }), 1);
-    assert.equal(obs(r, 'mysql_replica_thread_state', { channel: 'default', thread: 'io', state: 'running' }), 1);
-    assert.equal(obs(r, 'mysql_replica_last_errno', { channel: 'default', thread: 'io' }), 0);
+    assert.equal(observation(r, 'mysql_replica_io_running', { channel: 'default' }), 1);
+    assert.equal(observation(r, 'mysql_replica_sql_running', { channel: 'default' }), 1);
+    assert.equal(observation(r, 'mysql_replica_thread_state', { channel: 'default', thread: 'io', state: 'running' }), 1);
+    assert.equal(observation(r, 'mysql_replica_last_errno', { channel: 'default', thread: 'io' }), 0);
     const sbm = await replicaProbe({ max_lag: '2s' }).run();
     assert.equal(sbm.ok, true, sbm.message);
     assert.equal(lag(sbm, 'heartbeat'), undefined, 'no heartbeat configured: no heartbeat series');
@@ -138,9 +124,9 @@ describe('mysql_replication + mysql_heartbeat (real MariaDB primary + replica)',
       const lagA = lag(a, 'heartbeat')!;
       assert.ok(lagA > 1, `heartbeat lag ${lagA}`);
       assert.ok(Number.isNaN(lag(a, 'seconds_behind')), 'SBM series present with NaN');
-      assert.equal(obs(a, 'mysql_replica_sql_running', { channel: 'default' }), 0);
-      assert.equal(obs(a, 'mysql_replica_io_running', { channel: 'default' }), 1);
-      assert.equal(obs(a, 'mysql_replica_thread_state', { channel: 'default', thread: 'sql', state: 'stopped' }), 1);
+      assert.equal(observation(a, 'mysql_replica_sql_running', { channel: 'default' }), 0);
+      assert.equal(observation(a, 'mysql_replica_io_running', { channel: 'default' }), 1);
+      assert.equal(observation(a, 'mysql_replica_thread_state', { channel: 'default', thread: 'sql', state: 'stopped' }), 1);
       await sleep(300);
       const b = await hb.run();
       assert.ok(lag(b, 'heartbeat')! > lagA, 'heartbeat lag keeps rising while replication is stopped');
@@ -172,8 +158,8 @@ describe('mysql_replication + mysql_heartbeat (real MariaDB primary + replica)',
       for (let i = 0; i < 4; i++) { await writer.run(); await sleep(200); }
       const [a, s] = [await hb.run(), await sbm.run()];
       // Inside slave_net_timeout the replica has not noticed anything:
-      assert.equal(obs(a, 'mysql_replica_io_running', { channel: 'default' }), 1, a.message);
-      assert.equal(obs(a, 'mysql_replica_sql_running', { channel: 'default' }), 1);
+      assert.equal(observation(a, 'mysql_replica_io_running', { channel: 'default' }), 1, a.message);
+      assert.equal(observation(a, 'mysql_replica_sql_running', { channel: 'default' }), 1);
       assert.equal(lag(a, 'seconds_behind'), 0);
       assert.equal(s.ok, true, `judged by Seconds_Behind_Master alone, all looks fine: ${s.message}`);
       assert.equal(a.reason, 'threshold', a.message);
@@ -197,10 +183,10 @@ describe('mysql_replication + mysql_heartbeat (real MariaDB primary + replica)',
     try {
       const probe = replicaProbe({ heartbeat: true });
       const r = await until('extra channel connecting', 5_000, () => probe.run(),
-        (x) => obs(x, 'mysql_replica_last_errno', { channel: 'extra', thread: 'io' }) === 2003);
+        (x) => observation(x, 'mysql_replica_last_errno', { channel: 'extra', thread: 'io' }) === 2003);
       assert.equal(r.reason, 'replication_stopped', r.message);
-      assert.equal(obs(r, 'mysql_replica_thread_state', { channel: 'extra', thread: 'io', state: 'connecting' }), 1);
-      assert.equal(obs(r, 'mysql_replica_io_running', { channel: 'default' }), 1);
+      assert.equal(observation(r, 'mysql_replica_thread_state', { channel: 'extra', thread: 'io', state: 'connecting' }), 1);
+      assert.equal(observation(r, 'mysql_replica_io_running', { channel: 'default' }), 1);
       assert.ok(Number.isNaN(lag(r, 'heartbeat', 'extra')));
       assert.ok(Number.isFinite(lag(r, 'heartbeat', 'default')));
       assert.match(r.message ?? '', /default: IO and SQL threads running.*extra: IO thread connecting \(Last_IO_Errno 2003/);
@@ -244,12 +230,12 @@ describe('mysql_replication + mysql_heartbeat (real MariaDB primary + replica)',
     const t0 = Date.now();
     await topo.primary.kill('SIGKILL');
     const r = await until('IO thread connecting with errno 2003', 10_000, () => probe.run(),
-      (x) => obs(x, 'mysql_replica_thread_state', { channel: 'default', thread: 'io', state: 'connecting' }) === 1
-        && obs(x, 'mysql_replica_last_errno', { channel: 'default', thread: 'io' }) === 2003);
+      (x) => observation(x, 'mysql_replica_thread_state', { channel: 'default', thread: 'io', state: 'connecting' }) === 1
+        && observation(x, 'mysql_replica_last_errno', { channel: 'default', thread: 'io' }) === 2003);
     console.log(`# primary SIGKILL → probe saw IO connecting/2003 after ${Date.now() - t0} ms: ${r.message}`);
     assert.equal(r.ok, false);
     assert.equal(r.reason, 'replication_stopped');
-    assert.equal(obs(r, 'mysql_replica_io_running', { channel: 'default' }), 0);
+    assert.equal(observation(r, 'mysql_replica_io_running', { channel: 'default' }), 0);
     assert.ok(Number.isNaN(lag(r, 'seconds_behind')), 'SBM NULL → NaN, series kept');
     const hbLag = lag(r, 'heartbeat')!;
     assert.ok(Number.isFinite(hbLag), 'heartbeat lag is still measurable without the primary');

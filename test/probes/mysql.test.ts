@@ -7,30 +7,18 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
 import { parseConfigText } from '../../src/config/load.js';
 import { PROBE_TYPES } from '../../src/probes/registry.js';
-import { SingleFlight } from '../../src/probes/single-flight.js';
-import type { Probe, ProbeResult } from '../../src/probes/types.js';
+import type { ProbeResult } from '../../src/probes/types.js';
 import { startMariaTopology, type MariaTopology } from '../harness/mariadb.js';
 import { freePort } from '../harness/ports.js';
+import { buildProbe, observation } from '../helpers/probe.js';
 
 function load(probe: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) {
   return parseConfigText(JSON.stringify({ probes: [{ name: 'db', ...probe }] }), { probeTypes: PROBE_TYPES, schema: { env } });
 }
 
-/** A probe built through the real config schema, run the way the scheduler runs it (abort at timeout). */
-function probeFrom(probe: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): { probe: Probe; run(): Promise<ProbeResult>; timeoutMs: number } {
-  const loaded = load(probe, env);
-  if (!loaded.ok) throw new Error(`config rejected: ${JSON.stringify(loaded.problems)}`);
-  const cfg = loaded.config.probes[0];
-  const p: Probe = cfg.definition.create(cfg, { logger: pino({ level: 'silent' }), singleFlight: new SingleFlight() });
-  return { probe: p, timeoutMs: cfg.timeoutMs, run: () => p.run(AbortSignal.timeout(cfg.timeoutMs)) };
-}
-
-function obs(r: ProbeResult, name: string): number | undefined {
-  return r.observations.find((o) => o.name === name)?.value;
-}
+const probeFrom = (fields: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) => buildProbe(fields, { env });
 
 describe('mysql probe (real MariaDB)', () => {
   let topo: MariaTopology;
@@ -62,8 +50,8 @@ describe('mysql probe (real MariaDB)', () => {
     const { run } = probeFrom({ type: 'mysql', address, user, password });
     const r = await run();
     assert.equal(r.ok, true, r.message);
-    const connect = obs(r, 'db_connect_duration_seconds');
-    const query = obs(r, 'db_query_duration_seconds');
+    const connect = observation(r, 'db_connect_duration_seconds');
+    const query = observation(r, 'db_query_duration_seconds');
     assert.ok(connect !== undefined && connect > 0 && connect < 1, `connect ${connect}`);
     assert.ok(query !== undefined && query > 0 && query < 1, `query ${query}`);
     assert.match(r.message ?? '', /vigil_probe@127\.0\.0\.1:\d+: connected in .*query returned 1 row/);
@@ -71,7 +59,7 @@ describe('mysql probe (real MariaDB)', () => {
     for (let i = 0; i < 10; i++) more.push(await run());
     const median = (f: (x: ProbeResult) => number) => more.map(f).sort((a, b) => a - b)[5] * 1000;
     console.log(`# mysql probe, median of 10 runs: ${median((x) => x.durationSeconds).toFixed(1)} ms `
-      + `(connect ${median((x) => obs(x, 'db_connect_duration_seconds')!).toFixed(1)} ms, query ${median((x) => obs(x, 'db_query_duration_seconds')!).toFixed(1)} ms)`);
+      + `(connect ${median((x) => observation(x, 'db_connect_duration_seconds')!).toFixed(1)} ms, query ${median((x) => observation(x, 'db_query_duration_seconds')!).toFixed(1)} ms)`);
   });
 
   it('closes its connection after each run unless keepalive is set', async () => {
@@ -88,7 +76,7 @@ describe('mysql probe (real MariaDB)', () => {
     const second = await run();
     assert.equal(first.ok && second.ok, true);
     assert.match(second.message ?? '', /reused connection/);
-    assert.equal(obs(second, 'db_connect_duration_seconds'), 0);
+    assert.equal(observation(second, 'db_connect_duration_seconds'), 0);
     assert.equal(await connectionsOf(user), 1);
     const [{ id }] = await topo.primary.query<{ id: number }>('SELECT ID AS id FROM information_schema.PROCESSLIST WHERE USER = ?', [user]);
     await topo.primary.query(`KILL ${Number(id)}`);
@@ -118,7 +106,7 @@ describe('mysql probe (real MariaDB)', () => {
     assert.equal(r.reason, 'auth', r.message);
     assert.match(r.message ?? '', /1045/);
     assert.doesNotMatch(r.message ?? '', /wrong-pw-91c2|probe-secret/);
-    assert.ok(Number.isNaN(obs(r, 'db_query_duration_seconds')), 'query time is NaN when the query never ran');
+    assert.ok(Number.isNaN(observation(r, 'db_query_duration_seconds')), 'query time is NaN when the query never ran');
   });
 
   it('closed port → connect_refused', async () => {
@@ -131,7 +119,7 @@ describe('mysql probe (real MariaDB)', () => {
     // Reads (and ignores) what the client sends, so its FIN is seen.
     hung.server = createServer((s) => { hung.sockets.push(s); s.resume(); });
     await new Promise<void>((r) => hung.server!.listen(port, '127.0.0.1', r));
-    const { run, timeoutMs } = probeFrom({ type: 'mysql', address: `127.0.0.1:${port}`, user, password, timeout: '700ms', interval: '5s' });
+    const { run, cfg: { timeoutMs } } = probeFrom({ type: 'mysql', address: `127.0.0.1:${port}`, user, password, timeout: '700ms', interval: '5s' });
     const t0 = Date.now();
     const r = await run();
     const took = Date.now() - t0;

@@ -7,29 +7,18 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
 import { parseConfigText } from '../../src/config/load.js';
 import { PROBE_TYPES } from '../../src/probes/registry.js';
-import { SingleFlight } from '../../src/probes/single-flight.js';
-import type { Probe, ProbeResult } from '../../src/probes/types.js';
+import type { ProbeResult } from '../../src/probes/types.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { freePort } from '../harness/ports.js';
+import { buildProbe, observation } from '../helpers/probe.js';
 
 function load(probe: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) {
   return parseConfigText(JSON.stringify({ probes: [{ name: 'pg', type: 'postgres', ...probe }] }), { probeTypes: PROBE_TYPES, schema: { env } });
 }
 
-function probeFrom(probe: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): { probe: Probe; run(): Promise<ProbeResult>; timeoutMs: number } {
-  const loaded = load(probe, env);
-  if (!loaded.ok) throw new Error(`config rejected: ${JSON.stringify(loaded.problems)}`);
-  const cfg = loaded.config.probes[0];
-  const p: Probe = cfg.definition.create(cfg, { logger: pino({ level: 'silent' }), singleFlight: new SingleFlight() });
-  return { probe: p, timeoutMs: cfg.timeoutMs, run: () => p.run(AbortSignal.timeout(cfg.timeoutMs)) };
-}
-
-function obs(r: ProbeResult, name: string): number | undefined {
-  return r.observations.find((o) => o.name === name)?.value;
-}
+const probeFrom = (fields: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) => buildProbe({ type: 'postgres', ...fields }, { env });
 
 describe('postgres probe (real PostgreSQL)', () => {
   let pg: PostgresServer;
@@ -60,15 +49,15 @@ describe('postgres probe (real PostgreSQL)', () => {
   it('connects and runs SELECT 1, exporting connect and query time separately', async () => {
     const r = await probeFrom(base).run();
     assert.equal(r.ok, true, r.message);
-    const connect = obs(r, 'db_connect_duration_seconds')!;
-    const query = obs(r, 'db_query_duration_seconds')!;
+    const connect = observation(r, 'db_connect_duration_seconds')!;
+    const query = observation(r, 'db_query_duration_seconds')!;
     assert.ok(connect > 0 && connect < 1 && query > 0 && query < 1, `connect ${connect} query ${query}`);
     assert.match(r.message ?? '', /^vigil_probe@127\.0\.0\.1:\d+\/vigil: connected in .*query returned 1 row/);
     const more: ProbeResult[] = [];
     for (let i = 0; i < 10; i++) more.push(await probeFrom(base).run());
     const median = (f: (x: ProbeResult) => number) => more.map(f).sort((a, b) => a - b)[5] * 1000;
     console.log(`# postgres probe, median of 10 runs: ${median((x) => x.durationSeconds).toFixed(1)} ms `
-      + `(connect ${median((x) => obs(x, 'db_connect_duration_seconds')!).toFixed(1)} ms, query ${median((x) => obs(x, 'db_query_duration_seconds')!).toFixed(1)} ms)`);
+      + `(connect ${median((x) => observation(x, 'db_connect_duration_seconds')!).toFixed(1)} ms, query ${median((x) => observation(x, 'db_query_duration_seconds')!).toFixed(1)} ms)`);
   });
 
   it('leaves no session behind without keepalive; keeps exactly one with it', async () => {
@@ -123,7 +112,7 @@ describe('postgres probe (real PostgreSQL)', () => {
     // Reads (and ignores) what the client sends, so its FIN is seen.
     hung.server = createServer((s) => { hung.sockets.push(s); s.resume(); });
     await new Promise<void>((r) => hung.server!.listen(port, '127.0.0.1', r));
-    const { run, timeoutMs } = probeFrom({ ...base, address: `127.0.0.1:${port}`, timeout: '700ms', interval: '5s' });
+    const { run, cfg: { timeoutMs } } = probeFrom({ ...base, address: `127.0.0.1:${port}`, timeout: '700ms', interval: '5s' });
     const t0 = Date.now();
     const r = await run();
     const took = Date.now() - t0;
@@ -135,7 +124,7 @@ describe('postgres probe (real PostgreSQL)', () => {
   });
 
   it('a slow statement is cancelled by the server: timeout (SQLSTATE 57014 or the abort)', async () => {
-    const { run, timeoutMs } = probeFrom({ ...base, query: 'SELECT pg_sleep(5)', timeout: '500ms', interval: '5s' });
+    const { run, cfg: { timeoutMs } } = probeFrom({ ...base, query: 'SELECT pg_sleep(5)', timeout: '500ms', interval: '5s' });
     const t0 = Date.now();
     const r = await run();
     assert.equal(r.reason, 'timeout', r.message);
