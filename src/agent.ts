@@ -50,8 +50,6 @@ export class Agent implements AgentView {
   private readonly startedAt = Date.now();
   private lastReload: { ok: boolean; at: number; problems: readonly ConfigProblem[] } = { ok: true, at: Date.now(), problems: [] };
   private reloading: Promise<ReloadOutcome> | undefined;
-  /** Recent scheduling lateness in ms (bounded ring) for /status and the benchmark. */
-  readonly lateness: number[] = [];
   readonly remediation: RemediationRunner;
   private admin: FastifyInstance | undefined;
   /** Where the admin API listens (undefined when disabled). */
@@ -69,11 +67,7 @@ export class Agent implements AgentView {
         this.probeMetrics.skipped(cfg.name);
         if (stuck) this.opts.logger.warn({ probe: cfg.name }, 'probe run skipped: previous run still has not returned');
       },
-      onLateness: (ms) => {
-        this.metrics.scheduler.lateness.observe(ms / 1000);
-        this.lateness.push(ms);
-        if (this.lateness.length > 10_000) this.lateness.splice(0, 5_000);
-      },
+      onLateness: (ms) => this.metrics.scheduler.lateness.observe(ms / 1000),
     });
     this.app = buildApp(this);
     this.failover = createFailover(opts.config.coordination, { logger: opts.logger, metrics: this.metrics, env: opts.env, stateDir: opts.config.agent.state_dir });
