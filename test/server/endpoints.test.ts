@@ -64,6 +64,9 @@ describe('/healthz', () => {
 
 describe('/status', () => {
   test('shape: the agent, then per probe name, type, state, counters, last result and history', async () => {
+    // The disk probe's first run is staggered within its 1 s interval: wait for it, not for luck.
+    await waitUntil('every probe to have a result', async () =>
+      Object.values((await agent.get('/status')).json().probes as Record<string, { last_result: unknown }>).every((p) => p.last_result !== null));
     const r = await agent.get('/status');
     assert.equal(r.status, 200);
     assert.match(r.headers.get('content-type') ?? '', /^application\/json/);
