@@ -5,10 +5,8 @@
 // min_healthy_ratio of the group healthy and InService, so an overload
 // cascade cannot evict the fleet.
 import { z } from 'zod';
-import {
-  AutoScalingClient, DescribeAutoScalingGroupsCommand, DescribeAutoScalingInstancesCommand, SetInstanceHealthCommand,
-  type AutoScalingClientConfig,
-} from '@aws-sdk/client-auto-scaling';
+import type { AutoScalingClient, AutoScalingClientConfig } from '@aws-sdk/client-auto-scaling';
+import { loadAutoScaling } from '../optional-deps.js';
 import { positiveDuration, ratio } from '../config/fields.js';
 import { defineAction, type PrecheckResult } from './types.js';
 import { DEFAULT_IMDS_ENDPOINT, readMetadata } from './imds.js';
@@ -67,12 +65,12 @@ export const asgSetUnhealthyAction = defineAction({
       if (deps.env.AWS_ACCESS_KEY_ID && deps.env.AWS_SECRET_ACCESS_KEY) {
         conf.credentials = { accessKeyId: deps.env.AWS_ACCESS_KEY_ID, secretAccessKey: deps.env.AWS_SECRET_ACCESS_KEY, sessionToken: deps.env.AWS_SESSION_TOKEN };
       }
-      client = new AutoScalingClient(conf);
+      client = new (loadAutoScaling().AutoScalingClient)(conf);
       return client;
     };
     const opts = () => ({ abortSignal: AbortSignal.timeout(cfg.timeout) });
     const describeSelf = async (c: AutoScalingClient, instanceId: string) =>
-      (await c.send(new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] }), opts())).AutoScalingInstances?.[0];
+      (await c.send(new (loadAutoScaling().DescribeAutoScalingInstancesCommand)({ InstanceIds: [instanceId] }), opts())).AutoScalingInstances?.[0];
 
     return {
       type: 'asg_set_unhealthy',
@@ -90,7 +88,7 @@ export const asgSetUnhealthyAction = defineAction({
           if (me.HealthStatus?.toLowerCase() === 'unhealthy') {
             return { ok: false, reason: 'precheck_failed', detail: `${instanceId} is already Unhealthy in ${me.AutoScalingGroupName}` };
           }
-          const groups = await c.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [me.AutoScalingGroupName] }), opts());
+          const groups = await c.send(new (loadAutoScaling().DescribeAutoScalingGroupsCommand)({ AutoScalingGroupNames: [me.AutoScalingGroupName] }), opts());
           const g = groups.AutoScalingGroups?.[0];
           if (!g) return { ok: false, reason: 'precheck_failed', detail: `group ${me.AutoScalingGroupName} not found` };
           const instances = g.Instances ?? [];
@@ -108,7 +106,7 @@ export const asgSetUnhealthyAction = defineAction({
         try {
           const { instanceId } = await identity();
           const c = await asg();
-          const out = await c.send(new SetInstanceHealthCommand({
+          const out = await c.send(new (loadAutoScaling().SetInstanceHealthCommand)({
             InstanceId: instanceId, HealthStatus: 'Unhealthy', ShouldRespectGracePeriod: cfg.should_respect_grace_period,
           }), opts());
           const attempts = out.$metadata.attempts ?? 1;

@@ -2,7 +2,8 @@
 // or a user manager's session bus): restart a unit and wait for its job's
 // result, read a unit's state, reset a failed unit. One connection per use,
 // so a restarted bus or manager never leaves a stale handle behind.
-import dbus from 'dbus-next';
+import type dbus from 'dbus-next';
+import { loadDbus } from '../optional-deps.js';
 
 const DEST = 'org.freedesktop.systemd1';
 const MANAGER_PATH = '/org/freedesktop/systemd1';
@@ -81,7 +82,7 @@ export interface SystemdSession {
 
 /** Connects and subscribes (systemd sends JobRemoved only to subscribers). */
 export async function connectSystemd(busAddress: string, callTimeoutMs = 10_000): Promise<SystemdSession> {
-  const bus = dbus.sessionBus({ busAddress });
+  const bus = loadDbus().sessionBus({ busAddress });
   // An 'error' event without a listener would crash the agent; it also fails every pending call at once
   // (a missing socket would otherwise only show as call timeouts).
   let busError: unknown;

@@ -3,7 +3,8 @@
 // lost quorum hangs forever, and "no lock" must be an answer, not a hang.
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { Etcd3, isRecoverableError, type IOptions } from 'etcd3';
+import type { Etcd3, IOptions } from 'etcd3';
+import { loadEtcd3 } from '../optional-deps.js';
 import { hostPort, positiveDuration, resolveSecretFile, secretWithFile } from '../config/fields.js';
 import { tlsConfig } from '../config/tls.js';
 
@@ -79,7 +80,7 @@ function passThrough(attempts: number): Policy {
         } catch (err) {
           last = err;
           // Only transport failures are worth another host; a denied permission is an answer.
-          if (!(err instanceof Error) || !isRecoverableError(err)) throw err;
+          if (!(err instanceof Error) || !loadEtcd3().isRecoverableError(err)) throw err;
         }
       }
       throw last;
@@ -90,7 +91,7 @@ function passThrough(attempts: number): Policy {
 export function createEtcdClient(cfg: EtcdConfig): Etcd3 {
   const grpcOptions: Record<string, string | number> = {};
   if (cfg.tls?.servername) grpcOptions['grpc.ssl_target_name_override'] = cfg.tls.servername;
-  return new Etcd3({
+  return new (loadEtcd3().Etcd3)({
     hosts: cfg.endpoints,
     dialTimeout: cfg.dialTimeoutMs,
     credentials: cfg.tls ? {

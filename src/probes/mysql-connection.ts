@@ -3,7 +3,8 @@
 // database, tls, keepalive), and a connector that honours the probe's abort
 // signal even when the server accepts TCP and then never answers.
 import net from 'node:net';
-import mysql, { type Connection, type ConnectionOptions } from 'mysql2';
+import type { Connection, ConnectionOptions } from 'mysql2';
+import { loadMysql2 } from '../optional-deps.js';
 import { z } from 'zod';
 import { formatDuration } from '../config/durations.js';
 import { hostPort, resolveSecretFile, secret } from '../config/fields.js';
@@ -106,7 +107,7 @@ function abortError(signal: AbortSignal): Error {
 function open(t: MysqlTarget, timeoutMs: number, signal: AbortSignal): Promise<Handle> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(abortError(signal));
-    const conn = mysql.createConnection({
+    const conn = loadMysql2().createConnection({
       host: t.socket ? undefined : t.host, port: t.socket ? undefined : t.port, socketPath: t.socket,
       user: t.user, password: t.password ?? '', database: t.database, ssl: sslOptions(t.tls, t.socket ? undefined : t.host),
       connectTimeout: timeoutMs, dateStrings: true, multipleStatements: false,

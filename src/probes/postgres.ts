@@ -2,7 +2,7 @@
 // connect and query time exported separately; the same reasons as the mysql
 // probe for the same causes. The server cancels a slow statement itself
 // (statement_timeout); the abort signal destroys the socket for everything else.
-import pg from 'pg';
+import type pg from 'pg';
 import { z } from 'zod';
 import { formatDuration } from '../config/durations.js';
 import { hostPort, resolveSecretFile, secret } from '../config/fields.js';
@@ -10,6 +10,7 @@ import { tlsConfig, type TlsOptions } from '../config/tls.js';
 import { defineProbe } from './definition.js';
 import { classifyNetworkError } from './net-errors.js';
 import { fail, timed } from './outcome.js';
+import { loadPg } from '../optional-deps.js';
 import type { FailureReason, Observation, ProbeOutcome } from './types.js';
 
 type Phase = 'connect' | 'query';
@@ -26,7 +27,7 @@ function classifySqlState(code: string, phase: Phase): FailureReason {
 
 export function classifyPostgresError(err: unknown, phase: Phase, aborted: boolean): { reason: FailureReason; message: string } {
   if (aborted) return classifyNetworkError(err, true);
-  if (err instanceof pg.DatabaseError && err.code) {
+  if (err instanceof loadPg().DatabaseError && err.code) {
     return { reason: classifySqlState(err.code, phase), message: `SQLSTATE ${err.code}: ${err.message}` };
   }
   const text = err instanceof Error ? err.message : String(err);
@@ -96,7 +97,7 @@ export const postgresProbe = defineProbe({
     let kept: Handle | undefined;
 
     const open = async (signal: AbortSignal): Promise<Handle> => {
-      const client = new pg.Client({
+      const client = new (loadPg().Client)({
         host, port, user: cfg.user, password: cfg.password ?? '', database: cfg.database, ssl: sslOptions(cfg.tls),
         connectionTimeoutMillis: cfg.timeoutMs, statement_timeout: cfg.timeoutMs, application_name: 'vigil',
       });
