@@ -2,72 +2,119 @@
 // (success, duration, counters, state) are set here, not by each probe, as
 // blackbox_exporter does; per-type observations replace the probe's previous
 // set, so a series that is no longer reported disappears with it.
+//
+// This runs after every probe run (1000 times a second on a big host), so
+// each probe keeps handles on its own series, taken once at register():
+// recording a result is field writes, with no label lookup and nothing
+// allocated that outlives the call.
 import { FAILURE_REASONS, type ProbeResult } from '../probes/types.js';
 import { HEALTH_STATES, type Metrics, type ObservationName } from './catalogue.js';
+import type { HistogramSeries, ValueSeries } from './fast-family.js';
 import type { Health } from '../health/tracker.js';
 
-type SeriesKey = string;
-type Series = Map<SeriesKey, { name: ObservationName; labels: Record<string, string> }>;
+interface Observed { readonly name: ObservationName; readonly labels: Record<string, string>; readonly series: ValueSeries; seenInRun: number }
+
+/** A probe's series. The first group is labelled by type too, so it belongs to one (name, type). */
+interface ProbeSeries {
+  readonly type: string;
+  /** These three appear with the first run: a success of 0 or a last run at 1970 before it would set off alerts. */
+  success: ValueSeries | undefined;
+  duration: HistogramSeries | undefined;
+  lastRun: ValueSeries | undefined;
+  readonly runsOk: ValueSeries;
+  readonly runsFailed: ValueSeries;
+  readonly consecutiveFailures: ValueSeries;
+  readonly skipped: ValueSeries;
+  /** One per HEALTH_STATES entry, in that order. */
+  readonly states: readonly ValueSeries[];
+  /** Observation series by name and extra labels. */
+  readonly observed: Map<string, Observed>;
+  run: number;
+  lastFailureReason: string | undefined;
+}
 
 export class ProbeMetrics {
-  private readonly observed = new Map<string, Series>();
-  private readonly lastFailure = new Map<string, string>();
-  /** The type each probe name is registered with now. */
-  private readonly types = new Map<string, string>();
+  private readonly probes = new Map<string, ProbeSeries>();
 
   constructor(private readonly m: Metrics) {}
 
   /** Creates the probe's series at zero so rates and state exist before the first run. */
   register(probe: string, type: string, health: Health): void {
-    this.types.set(probe, type);
-    this.m.probe.runs.inc({ probe, type, result: 'success' }, 0);
-    this.m.probe.runs.inc({ probe, type, result: 'failure' }, 0);
-    this.m.probe.skipped.inc({ probe }, 0);
-    this.setHealth(probe, health);
+    const cur = this.probes.get(probe);
+    if (cur?.type === type) { this.setHealth(cur, health); return; }
+    const p = this.m.probe;
+    const s: ProbeSeries = {
+      type,
+      success: undefined,
+      duration: undefined,
+      lastRun: undefined,
+      runsOk: p.runs.series({ probe, type, result: 'success' }),
+      runsFailed: p.runs.series({ probe, type, result: 'failure' }),
+      consecutiveFailures: p.consecutiveFailures.series({ probe }),
+      skipped: p.skipped.series({ probe }),
+      states: HEALTH_STATES.map((state) => p.state.series({ probe, state })),
+      // A type change (reload) keeps the name-labelled series; its old observations go in remove().
+      observed: cur?.observed ?? new Map(),
+      run: 0,
+      lastFailureReason: undefined,
+    };
+    this.probes.set(probe, s);
+    this.setHealth(s, health);
   }
 
   record(probe: string, type: string, result: ProbeResult, health: Health, finishedAt: number): void {
+    let s = this.probes.get(probe);
+    if (!s || s.type !== type) {
+      this.register(probe, type, health);
+      s = this.probes.get(probe)!;
+    }
     const p = this.m.probe;
-    p.success.set({ probe, type }, result.ok ? 1 : 0);
-    p.duration.observe({ probe, type }, result.durationSeconds);
-    p.runs.inc({ probe, type, result: result.ok ? 'success' : 'failure' });
-    p.lastRun.set({ probe }, finishedAt / 1000);
-    const prevReason = this.lastFailure.get(probe);
-    if (prevReason !== undefined && prevReason !== result.reason) p.lastFailureInfo.remove({ probe, type, reason: prevReason });
-    if (!result.ok) {
-      const reason = result.reason ?? 'internal';
+    (s.success ??= p.success.series({ probe, type })).value = result.ok ? 1 : 0;
+    p.duration.observeSeries(s.duration ??= p.duration.series({ probe, type }), result.durationSeconds);
+    (result.ok ? s.runsOk : s.runsFailed).value++;
+    (s.lastRun ??= p.lastRun.series({ probe })).value = finishedAt / 1000;
+    const reason = result.ok ? undefined : result.reason ?? 'internal';
+    if (s.lastFailureReason !== undefined && s.lastFailureReason !== reason) p.lastFailureInfo.remove({ probe, type, reason: s.lastFailureReason });
+    if (reason !== undefined) {
       p.failures.inc({ probe, type, reason });
       p.lastFailureInfo.set({ probe, type, reason }, 1);
-      this.lastFailure.set(probe, reason);
-    } else this.lastFailure.delete(probe);
-    this.setHealth(probe, health);
-    this.replaceObservations(probe, result);
+    }
+    s.lastFailureReason = reason;
+    this.setHealth(s, health);
+    this.replaceObservations(probe, s, result);
   }
 
   skipped(probe: string): void {
-    this.m.probe.skipped.inc({ probe });
+    const s = this.probes.get(probe);
+    if (s) s.skipped.value++;
+    else this.m.probe.skipped.inc({ probe });
   }
 
-  private setHealth(probe: string, health: Health): void {
-    this.m.probe.consecutiveFailures.set({ probe }, health.consecutiveFailures);
-    for (const state of HEALTH_STATES) this.m.probe.state.set({ probe, state }, state === health.state ? 1 : 0);
+  private setHealth(s: ProbeSeries, health: Health): void {
+    s.consecutiveFailures.value = health.consecutiveFailures;
+    for (let i = 0; i < HEALTH_STATES.length; i++) s.states[i].value = HEALTH_STATES[i] === health.state ? 1 : 0;
   }
 
-  private replaceObservations(probe: string, result: ProbeResult): void {
-    const prev: Series = this.observed.get(probe) ?? new Map();
-    const next: Series = new Map();
+  private replaceObservations(probe: string, s: ProbeSeries, result: ProbeResult): void {
+    const run = ++s.run;
     for (const o of result.observations) {
-      const labels = { probe, ...(o.labels ?? {}) };
-      this.m.observations[o.name].set(labels, o.value);
-      next.set(`${o.name}\u0000${JSON.stringify(labels)}`, { name: o.name, labels });
+      const key = o.labels ? `${o.name}\u0000${JSON.stringify(o.labels)}` : o.name;
+      let e = s.observed.get(key);
+      if (!e) {
+        const labels = { probe, ...(o.labels ?? {}) };
+        e = { name: o.name, labels, series: this.m.observations[o.name].series(labels), seenInRun: run };
+        s.observed.set(key, e);
+      }
+      e.series.value = o.value;
+      e.seenInRun = run;
     }
     // A failed run often cannot measure (no status code when the connection
     // was refused): keep those series rather than flicker; a success replaces all.
-    if (result.ok) {
-      for (const [key, s] of prev) if (!next.has(key)) this.m.observations[s.name].remove(s.labels);
-      this.observed.set(probe, next);
-    } else {
-      this.observed.set(probe, new Map([...prev, ...next]));
+    if (!result.ok) return;
+    for (const [key, e] of s.observed) {
+      if (e.seenInRun === run) continue;
+      this.m.observations[e.name].remove(e.labels);
+      s.observed.delete(key);
     }
   }
 
@@ -83,12 +130,12 @@ export class ProbeMetrics {
     p.duration.remove({ probe, type });
     for (const result of ['success', 'failure']) p.runs.remove({ probe, type, result });
     for (const reason of FAILURE_REASONS) { p.failures.remove({ probe, type, reason }); p.lastFailureInfo.remove({ probe, type, reason }); }
+    const s = this.probes.get(probe);
     // Observations are the old type's measurements: they go either way.
-    for (const s of this.observed.get(probe)?.values() ?? []) this.m.observations[s.name].remove(s.labels);
-    this.observed.delete(probe);
-    this.lastFailure.delete(probe);
-    if (this.types.get(probe) !== type) return;
-    this.types.delete(probe);
+    for (const e of s?.observed.values() ?? []) this.m.observations[e.name].remove(e.labels);
+    s?.observed.clear();
+    if (s && s.type !== type) return;
+    this.probes.delete(probe);
     p.consecutiveFailures.remove({ probe });
     for (const state of HEALTH_STATES) p.state.remove({ probe, state });
     p.lastRun.remove({ probe });
