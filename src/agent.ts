@@ -74,9 +74,10 @@ export class Agent implements AgentView {
     this.remediation = new RemediationRunner({
       logger: opts.logger, metrics: this.metrics, env: opts.env, actionDeps: { failover: this.failover },
       health: (probe) => {
-        const s = this.status.get(probe);
-        return s?.lastResult ? { consecutiveFailures: s.health.consecutiveFailures, lastAt: Date.parse(s.lastResult.time) } : undefined;
+        const s = this.status.current(probe);
+        return s?.last ? { consecutiveFailures: s.health.consecutiveFailures, lastAt: s.last.at } : undefined;
       },
+      lastRun: (probe) => this.status.current(probe)?.last,
     });
     this.onProbeResult((change, result) => this.remediation.onResult(change, result));
   }
@@ -165,7 +166,7 @@ export class Agent implements AgentView {
     const wanted = config.probes.map((p) => ({ cfg: p as CommonProbeConfig, fingerprint: fingerprint(p) }));
     for (const p of config.probes) {
       this.status.ensure(p.name, p.type, p);
-      this.probeMetrics.register(p.name, p.type, this.status.get(p.name)!.health);
+      this.probeMetrics.register(p.name, p.type, this.status.current(p.name)!.health);
     }
     const res = await this.scheduler.apply(wanted, (cfg) => this.createProbe(cfg as ProbeConfig), config.agent.shutdown_timeout);
     for (const r of res.removed) {

@@ -1,7 +1,11 @@
 // What /status shows per probe: its health, last result and a short history
 // in which failures are kept longer than successes (as blackbox_exporter
 // does), so the interesting runs are still there when someone looks.
-import type { ProbeResult } from '../probes/types.js';
+//
+// record() runs after every probe run, so the history is a ring of slots
+// reused in place and times stay numbers until someone reads /status: a
+// steady probe allocates nothing here that outlives its run.
+import type { FailureReason, ProbeResult } from '../probes/types.js';
 import { INITIAL_HEALTH, nextHealth, type Health, type Thresholds } from './tracker.js';
 
 export interface HistoryEntry {
@@ -12,14 +16,23 @@ export interface HistoryEntry {
   readonly duration_seconds: number;
 }
 
+/** One run as kept: what the runner reported, and when it finished (ms since the epoch). */
+export interface RunRecord {
+  readonly at: number;
+  readonly ok: boolean;
+  readonly reason: FailureReason | undefined;
+  readonly message: string | undefined;
+  readonly durationSeconds: number;
+}
+
 export interface ProbeStatus {
   readonly name: string;
   readonly type: string;
-  health: Health;
-  lastResult?: HistoryEntry;
-  lastChange?: string;
-  readonly successes: HistoryEntry[];
-  readonly failures: HistoryEntry[];
+  readonly health: Health;
+  readonly lastResult?: HistoryEntry;
+  readonly lastChange?: string;
+  readonly successes: readonly HistoryEntry[];
+  readonly failures: readonly HistoryEntry[];
 }
 
 export const HISTORY_SUCCESSES = 10;
@@ -27,14 +40,61 @@ export const HISTORY_FAILURES = 50;
 
 export interface HealthChange { readonly name: string; readonly type: string; readonly from: Health; readonly to: Health; readonly result: ProbeResult }
 
+type Slot = { -readonly [K in keyof RunRecord]: RunRecord[K] };
+
+/** The newest `capacity` runs; slots are overwritten oldest first. */
+class RunRing {
+  private readonly slots: Slot[] = [];
+  private next = 0;
+
+  constructor(private readonly capacity: number) {}
+
+  push(result: ProbeResult, at: number): Slot {
+    let s = this.slots[this.next];
+    if (!s) {
+      s = { at, ok: result.ok, reason: result.reason, message: result.message, durationSeconds: result.durationSeconds };
+      this.slots.push(s);
+    } else {
+      s.at = at; s.ok = result.ok; s.reason = result.reason; s.message = result.message; s.durationSeconds = result.durationSeconds;
+    }
+    this.next = (this.next + 1) % this.capacity;
+    return s;
+  }
+
+  /** Oldest first. */
+  entries(): HistoryEntry[] {
+    const full = this.slots.length === this.capacity;
+    const ordered = full ? [...this.slots.slice(this.next), ...this.slots.slice(0, this.next)] : this.slots;
+    return ordered.map(toEntry);
+  }
+}
+
+function toEntry(s: RunRecord): HistoryEntry {
+  return { time: new Date(s.at).toISOString(), ok: s.ok, reason: s.reason, message: s.message, duration_seconds: Number(s.durationSeconds.toFixed(6)) };
+}
+
+interface Book {
+  readonly name: string;
+  readonly type: string;
+  thresholds: Thresholds;
+  health: Health;
+  last: RunRecord | undefined;
+  lastChangeAt: number | undefined;
+  readonly successes: RunRing;
+  readonly failures: RunRing;
+}
+
 export class StatusBook {
-  private readonly probes = new Map<string, ProbeStatus & { thresholds: Thresholds }>();
+  private readonly probes = new Map<string, Book>();
 
   /** Registers a probe; keeps its health and history when it already exists (reload). */
   ensure(name: string, type: string, thresholds: Thresholds): void {
     const cur = this.probes.get(name);
     if (cur && cur.type === type) { cur.thresholds = thresholds; return; }
-    this.probes.set(name, { name, type, thresholds, health: INITIAL_HEALTH, successes: [], failures: [] });
+    this.probes.set(name, {
+      name, type, thresholds, health: INITIAL_HEALTH, last: undefined, lastChangeAt: undefined,
+      successes: new RunRing(HISTORY_SUCCESSES), failures: new RunRing(HISTORY_FAILURES),
+    });
   }
 
   remove(name: string): void {
@@ -47,28 +107,37 @@ export class StatusBook {
     if (!p) return undefined;
     const from = p.health;
     const to = nextHealth(from, result.ok, p.thresholds);
-    const entry: HistoryEntry = {
-      time: new Date(at).toISOString(), ok: result.ok, reason: result.reason, message: result.message,
-      duration_seconds: Number(result.durationSeconds.toFixed(6)),
-    };
     p.health = to;
-    p.lastResult = entry;
-    if (from.state !== to.state) p.lastChange = entry.time;
-    const list = result.ok ? p.successes : p.failures;
-    list.push(entry);
-    if (list.length > (result.ok ? HISTORY_SUCCESSES : HISTORY_FAILURES)) list.shift();
+    p.last = (result.ok ? p.successes : p.failures).push(result, at);
+    if (from.state !== to.state) p.lastChangeAt = at;
     return { name, type: p.type, from, to, result };
   }
 
-  get(name: string): Readonly<ProbeStatus> | undefined {
+  /** Current health and newest run, without building the /status view (for hot paths). */
+  current(name: string): { readonly health: Health; readonly last: RunRecord | undefined } | undefined {
     return this.probes.get(name);
   }
 
-  all(): ReadonlyArray<Readonly<ProbeStatus>> {
-    return [...this.probes.values()];
+  /** The /status view of one probe. */
+  get(name: string): ProbeStatus | undefined {
+    const p = this.probes.get(name);
+    return p && view(p);
+  }
+
+  all(): ProbeStatus[] {
+    return [...this.probes.values()].map(view);
   }
 
   critical(): string[] {
-    return this.all().filter((p) => p.health.state === 'critical').map((p) => p.name);
+    return [...this.probes.values()].filter((p) => p.health.state === 'critical').map((p) => p.name);
   }
+}
+
+function view(p: Book): ProbeStatus {
+  return {
+    name: p.name, type: p.type, health: p.health,
+    lastResult: p.last && toEntry(p.last),
+    lastChange: p.lastChangeAt === undefined ? undefined : new Date(p.lastChangeAt).toISOString(),
+    successes: p.successes.entries(), failures: p.failures.entries(),
+  };
 }

@@ -6,7 +6,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/catalogue.js';
-import type { HealthChange } from '../health/status-book.js';
+import type { HealthChange, RunRecord } from '../health/status-book.js';
 import type { ProbeResult } from '../probes/types.js';
 import type { VigilConfig } from '../config/schema.js';
 import type { Action, ActionDeps, PendingIntent } from '../actions/types.js';
@@ -30,6 +30,8 @@ export interface RunnerDeps {
   readonly env: NodeJS.ProcessEnv;
   /** Current health of a probe, to seed rules added by a reload. */
   readonly health: (probe: string) => { consecutiveFailures: number; lastAt?: number } | undefined;
+  /** A probe's newest run (its reason and message go into the action's context). */
+  readonly lastRun: (probe: string) => Pick<RunRecord, 'ok' | 'reason' | 'message'> | undefined;
   readonly now?: () => number;
   readonly journalMaxBytes?: number;
   /** Extra dependencies handed to every action's factory (e.g. cluster memberships for cluster-scoped actions). */
@@ -42,7 +44,6 @@ interface Rule extends LiveRule { readonly fingerprint: unknown; readonly order:
 export class RemediationRunner {
   private rules = new Map<string, Rule>();
   private readonly states = new Map<string, RuleState>();
-  private readonly lastResults = new Map<string, ProbeResult>();
   private readonly retired: Action[] = [];
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly stopping = new AbortController();
@@ -160,7 +161,6 @@ export class RemediationRunner {
 
   /** The agent's result listener: folds the result into every rule using the probe, in config order. */
   onResult(change: HealthChange, result: ProbeResult): void {
-    this.lastResults.set(change.name, result);
     const at = this.now();
     for (const rule of this.rules.values()) {
       if (!rule.spec.probes.includes(change.name)) continue;
@@ -169,8 +169,8 @@ export class RemediationRunner {
       this.states.set(rule.spec.name, state);
       if (state.busy) continue; // an action is under way: nothing new to say
       if (decision.kind !== 'act') { this.decisions.record(rule.spec.name, rule.action.type, decision, at); continue; }
-      const probe = rule.spec.trigger.find((p) => !this.lastResults.get(p)?.ok) ?? change.name;
-      const last = this.lastResults.get(probe);
+      const probe = rule.spec.trigger.find((p) => !this.deps.lastRun(p)?.ok) ?? change.name;
+      const last = this.deps.lastRun(probe);
       this.actAndRefresh(rule, decision, { probe, reason: last?.reason ?? 'unknown', message: last?.message, forced: false });
     }
   }
@@ -252,7 +252,7 @@ export class RemediationRunner {
       return { decision };
     }
     const probe = r.spec.trigger[0];
-    return this.actAndRefresh(r, decision, { probe, reason: 'manual', message: this.lastResults.get(probe)?.message, forced: force });
+    return this.actAndRefresh(r, decision, { probe, reason: 'manual', message: this.deps.lastRun(probe)?.message, forced: force });
   }
 
   /** Runs the act pipeline, then updates the gauges at once (the breaker may have tripped). */
