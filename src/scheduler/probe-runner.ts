@@ -1,6 +1,7 @@
 // Runs one probe on its schedule: staggered first run, timeout through an
 // AbortSignal, never two runs at once (a tick that finds the last run still
 // going is skipped and counted), faster interval while failing if configured.
+import { getEventListeners } from 'node:events';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { CommonProbeConfig } from '../probes/definition.js';
 import type { Probe, ProbeResult } from '../probes/types.js';
@@ -23,6 +24,8 @@ export class ProbeRunner {
   private inFlightSince = 0;
   private lastOk = true;
   private stopped = false;
+  /** Handed to the next run again while it was never aborted and no listener was left on it (see signalFor). */
+  private controller: AbortController | undefined;
   /** When the next run is due (interval schedules); read by the liveness check. */
   nextDueAt: number | undefined;
 
@@ -128,20 +131,40 @@ export class ProbeRunner {
    * the next run from overlapping a stuck one.
    */
   private execute(): { result: Promise<ProbeResult>; settled: Promise<void> } {
-    const controller = new AbortController();
-    const abortTimer = setTimeout(() => controller.abort(new Error('probe timeout')), this.cfg.timeoutMs);
-    const run = Promise.resolve().then(() => this.probe.run(controller.signal)).catch((err: unknown): ProbeResult => ({
-      ok: false, reason: 'internal', durationSeconds: 0, observations: [],
-      message: `probe threw: ${err instanceof Error ? err.message : String(err)}`,
-    }));
-    let deadline: NodeJS.Timeout | undefined;
-    const hardDeadline = new Promise<ProbeResult>((resolve) => {
-      deadline = setTimeout(() => resolve({
+    const controller = this.signalFor();
+    let giveUp!: (r: ProbeResult) => void;
+    const hardDeadline = new Promise<ProbeResult>((resolve) => { giveUp = resolve; });
+    // One timer per run: at the timeout it aborts, then waits out the grace.
+    let timer = setTimeout(() => {
+      controller.abort(new Error('probe timeout'));
+      timer = setTimeout(() => giveUp({
         ok: false, reason: 'timeout', durationSeconds: (this.cfg.timeoutMs + ABORT_GRACE_MS) / 1000, observations: [],
         message: `did not return within timeout ${formatDuration(this.cfg.timeoutMs)} and ignored the abort`,
-      }), this.cfg.timeoutMs + ABORT_GRACE_MS);
-    });
-    const settled = run.then(() => { clearTimeout(abortTimer); clearTimeout(deadline); });
+      }), ABORT_GRACE_MS);
+    }, this.cfg.timeoutMs);
+    const run = this.runProbe(controller.signal);
+    const settled = run.then(() => { clearTimeout(timer); });
     return { result: Promise.race([run, hardDeadline]), settled };
+  }
+
+  private async runProbe(signal: AbortSignal): Promise<ProbeResult> {
+    try {
+      return await this.probe.run(signal);
+    } catch (err) {
+      return { ok: false, reason: 'internal', durationSeconds: 0, observations: [], message: `probe threw: ${err instanceof Error ? err.message : String(err)}` };
+    }
+  }
+
+  /**
+   * The run's abort controller. Building an AbortSignal costs more CPU than
+   * the rest of the scheduler's work for a run, so the last one is reused
+   * while that is provably safe: it never fired, and the previous run (which
+   * has returned: runs never overlap) left no listener on it.
+   */
+  private signalFor(): AbortController {
+    const c = this.controller;
+    if (c && !c.signal.aborted && getEventListeners(c.signal, 'abort').length === 0) return c;
+    this.controller = new AbortController();
+    return this.controller;
   }
 }

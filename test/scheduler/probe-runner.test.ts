@@ -219,3 +219,26 @@ test('a probe that throws is a failed result, not a crash', async () => {
   assert.equal(r.r.reason, 'internal');
   assert.equal(r.r.message, 'probe threw: kaput');
 });
+
+test('a reused abort signal never carries a listener or an abort over from an earlier run', async () => {
+  const signals: AbortSignal[] = [];
+  const leftOver: number[] = [];
+  // Run 1 leaves a listener behind; run 2 is clean; run 3 hangs until aborted; run 4 must see a fresh signal.
+  const p = probe(async (signal, n) => {
+    signals.push(signal);
+    assert.equal(signal.aborted, false, `run ${n} was handed an aborted signal`);
+    if (n === 1) signal.addEventListener('abort', () => leftOver.push(n));
+    if (n === 3) await new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
+    return okResult();
+  });
+  const runner = new ProbeRunner(p, cfg({ everyMs: 150, timeoutMs: 60 }), recorder());
+  runner.start(() => 0);
+  await waitUntil('four runs', () => p.starts.length >= 4, { timeoutMs: 3000 });
+  await runner.stop(100);
+  // Run 3's timeout fired on its own signal, not on the one run 1 left a listener on.
+  assert.deepEqual(leftOver, []);
+  assert.notEqual(signals[1], signals[0], 'a signal with a listener left on it was handed on');
+  assert.equal(signals[2], signals[1], 'a clean, unaborted signal is reused');
+  assert.equal(signals[2].aborted, true);
+  assert.notEqual(signals[3], signals[2], 'an aborted signal was handed on');
+});
