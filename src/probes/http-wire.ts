@@ -1,0 +1,146 @@
+// A minimal HTTP/1.1 client for one request over a fresh connection: the
+// http probe's default mode. node:http does far more per request than this
+// case needs (a new Agent and, for https, a new TLS context per request with
+// `agent: false`, an IncomingMessage stream, header objects); here a request
+// is one prebuilt Buffer, one socket, one parser and one Promise.
+import net from 'node:net';
+import tls from 'node:tls';
+import { ResponseParser, WireError } from './http-wire-parser.js';
+import type { PreparedRequest } from './http-wire-request.js';
+
+export { prepareRequest, type PreparedRequest } from './http-wire-request.js';
+export { isRedirectStatus, MAX_HEAD_BYTES, PARSE_ERROR, WireError } from './http-wire-parser.js';
+
+export interface WireTlsOptions {
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+  readonly rejectUnauthorized?: boolean;
+  /** SNI and the name the certificate must carry; default: the Host header's name unless it is an IP. */
+  readonly servername?: string;
+}
+
+/**
+ * A probe's TLS settings with its secure context built once: tls.connect
+ * without one parses the CA bundle and builds an SSL_CTX on every connection.
+ */
+export class WireTls {
+  private context: tls.SecureContext | undefined;
+
+  constructor(private readonly opts: WireTlsOptions) {}
+
+  get rejectUnauthorized(): boolean {
+    return this.opts.rejectUnauthorized ?? true;
+  }
+
+  servername(req: PreparedRequest): string | undefined {
+    return this.opts.servername ?? req.servername;
+  }
+
+  /** Built on first use so a bad key or certificate fails the run (as node:http does), not the probe's creation. */
+  secureContext(): tls.SecureContext {
+    this.context ??= tls.createSecureContext({ ca: this.opts.ca, cert: this.opts.cert, key: this.opts.key });
+    return this.context;
+  }
+}
+
+export interface ExchangeOptions {
+  /** Required for an https request. */
+  readonly tls?: WireTls;
+  /** Body bytes beyond this cut the response off (`truncated`) and close the connection. */
+  readonly limit: number;
+  /** Keep the body's text; otherwise it is only counted. */
+  readonly keepBody: boolean;
+  /** Resolve at the end of a redirect's head (one with a Location); its body is never read. */
+  readonly stopAtRedirect: boolean;
+  /** Called at the TLS handshake: once verification failed there is no certificate to read. */
+  readonly onPeerCertificate?: (cert: tls.DetailedPeerCertificate) => void;
+}
+
+export interface WireResponse {
+  readonly status: number;
+  readonly location: string | undefined;
+  /** The body as UTF-8 when `keepBody` and not cut off; else undefined. */
+  readonly body: string | undefined;
+  readonly bodyBytes: number;
+  readonly truncated: boolean;
+}
+
+/** As node's own AbortError looks to classifyNetworkError (name, code and message). */
+function abortError(signal: AbortSignal): Error {
+  return Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR', cause: signal.reason });
+}
+
+/**
+ * Sends `req` on a new connection and reads its response. Rejects with an
+ * error carrying a `code`: Node's for connect and TLS failures, ECONNRESET when
+ * the connection ends early, VIGIL_E_HTTP_PARSE for a response that is not
+ * HTTP, ABORT_ERR when `signal` aborts (the socket is destroyed at once).
+ * An error after the response's head also carries `httpStatus`.
+ */
+export function exchange(req: PreparedRequest, opts: ExchangeOptions, signal: AbortSignal): Promise<WireResponse> {
+  return new Promise<WireResponse>((resolve, reject) => {
+    if (signal.aborted) {
+      reject(abortError(signal));
+      return;
+    }
+    let socket: net.Socket;
+    if (req.secure) {
+      const t = opts.tls;
+      if (!t) {
+        reject(new WireError('an https request needs TLS settings', 'VIGIL_E_HTTP_TLS_SETTINGS'));
+        return;
+      }
+      try {
+        socket = tls.connect({ host: req.host, port: req.port, servername: t.servername(req), secureContext: t.secureContext(), rejectUnauthorized: t.rejectUnauthorized });
+      } catch (err) {
+        reject(err);
+        return;
+      }
+      const onCert = opts.onPeerCertificate;
+      if (onCert) socket.once('secureConnect', () => onCert((socket as tls.TLSSocket).getPeerCertificate(true)));
+    } else {
+      socket = net.connect(req.port, req.host);
+    }
+    const parser = new ResponseParser(req.head, opts);
+    let settled = false;
+    const settle = () => {
+      settled = true;
+      signal.removeEventListener('abort', onAbort);
+      socket.destroy();
+    };
+    const fail = (err: Error) => {
+      if (settled) return;
+      settle();
+      // The probe reports the status of a response whose body then failed.
+      reject(parser.headDone ? Object.assign(err, { httpStatus: parser.status }) : err);
+    };
+    const succeed = () => {
+      settle();
+      resolve({ status: parser.status, location: parser.location, body: parser.bodyText(), bodyBytes: parser.bodyBytes, truncated: parser.truncated });
+    };
+    const onAbort = () => fail(abortError(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    socket.on('data', (buf: Buffer) => {
+      if (settled) return;
+      try {
+        if (parser.push(buf)) succeed();
+      } catch (err) {
+        fail(err as Error);
+      }
+    });
+    socket.on('end', () => {
+      if (settled) return;
+      try {
+        parser.end();
+        succeed();
+      } catch (err) {
+        fail(err as Error);
+      }
+    });
+    socket.on('error', fail);
+    // A close without 'end' or 'error' (rare) must still settle the Promise.
+    socket.on('close', () => fail(new WireError('socket hang up', 'ECONNRESET')));
+    socket.write(req.bytes);
+  });
+}
