@@ -2,18 +2,18 @@
 // blackbox_exporter do, so a dead backend behind a kept-alive socket is seen),
 // status and body checks, and the peer certificate's earliest expiry.
 //
-// Built on node:http/https rather than undici: a fresh connection per run is
-// the common case, and undici builds a Pool and a Client for every new
-// connection and an error object (with its stack) for every reset, ~1 ms of
-// CPU per run against ~0.3 ms here. That was the agent's main cost at 1000
-// probes a second.
-import http from 'node:http';
-import https from 'node:https';
-import type { TLSSocket } from 'node:tls';
+// Not undici: it builds a Pool and a Client for every new connection and an
+// error object (with its stack) for every reset, ~1 ms of CPU per run. A fresh
+// connection goes through http-wire (a prebuilt request, one socket, one
+// parser), cheaper again than node:http's ~0.3 ms; keepalive stays on
+// node:http's Agent. CPU per run was the agent's main cost at 1000 probes a second.
+import type { DetailedPeerCertificate } from 'node:tls';
 import { z } from 'zod';
 import { secret, size } from '../config/fields.js';
-import { tlsConfig, earliestExpiry, type TlsOptions } from '../config/tls.js';
+import { tlsConfig, earliestExpiry } from '../config/tls.js';
 import { defineProbe } from './definition.js';
+import { freshConnectionClient, keepAliveClient } from './http-clients.js';
+import { isRedirectStatus } from './http-wire.js';
 import { classifyNetworkError, displayUrl } from './net-errors.js';
 import { fail, timed } from './outcome.js';
 import type { Observation, ProbeOutcome } from './types.js';
@@ -73,124 +73,77 @@ export const httpProbe = defineProbe({
     const isValid = statusMatcher(cfg.valid_status_codes);
     const shown = displayUrl(cfg.url);
     const needBody = cfg.fail_if_body_matches_regexp.length + cfg.fail_if_body_not_matches_regexp.length > 0;
-    const tls = tlsOptions(cfg.tls);
-    // keepalive: one socket kept per probe; otherwise no agent at all, which
-    // makes node open a new connection and send `Connection: close`.
-    const agents = cfg.keepalive
-      ? { http: new http.Agent({ keepAlive: true, maxSockets: 1 }), https: new https.Agent({ keepAlive: true, maxSockets: 1, ...tls }) }
-      : undefined;
-    let certExpiry: number | undefined;
-    // Sockets whose handshake is already watched (a kept-alive socket is handed to many requests).
-    const watched = new WeakSet<object>();
     const target = new URL(cfg.url);
-
-    const send = (url: URL, method: string, headers: Record<string, string>, body: string | undefined, signal: AbortSignal) =>
-      new Promise<http.IncomingMessage>((resolve, reject) => {
-        const secure = url.protocol === 'https:';
-        const req = (secure ? https : http).request(url, {
-          method, headers, signal,
-          agent: agents ? (secure ? agents.https : agents.http) : false,
-          ...(secure ? tls : {}),
-        }, resolve);
-        req.on('error', reject);
-        if (secure) {
-          req.on('socket', (socket) => {
-            if (watched.has(socket)) return;
-            watched.add(socket);
-            // Captured at the handshake: once verification failed there is no certificate to read.
-            socket.once('secureConnect', () => { certExpiry = earliestExpiry((socket as TLSSocket).getPeerCertificate(true)); });
-          });
-        }
-        req.end(body);
-      });
+    let certExpiry: number | undefined;
+    const options = {
+      tls: cfg.tls, limit: cfg.body_size_limit, keepBody: needBody,
+      onCertificate: (cert: DetailedPeerCertificate) => { certExpiry = earliestExpiry(cert); },
+    };
+    // keepalive: one socket kept per probe; otherwise a new connection per run
+    // (and per redirect) with `Connection: close`.
+    const client = cfg.keepalive
+      ? keepAliveClient(options)
+      : freshConnectionClient(options, { url: target, method: cfg.method, headers: cfg.headers, body: cfg.body });
 
     return {
       name: cfg.name,
       type: 'http',
       run: (signal) => timed(async (): Promise<ProbeOutcome> => {
-        if (!agents) certExpiry = undefined;
+        if (!cfg.keepalive) certExpiry = undefined;
         const observations: Observation[] = [];
         try {
           let url = target;
           let method: string = cfg.method;
           let body = cfg.body;
           let headers: Record<string, string> = cfg.headers;
-          let res = await send(url, method, headers, body, signal);
-          for (let redirects = 0; cfg.follow_redirects && isRedirect(res) && redirects < cfg.max_redirects; redirects++) {
-            res.resume();
-            const next = new URL(res.headers.location as string, url);
+          const follows = (hops: number) => cfg.follow_redirects && hops < cfg.max_redirects;
+          let res = await client.send(url, method, headers, body, follows(0), signal);
+          for (let redirects = 0; follows(redirects) && res.location !== undefined && isRedirectStatus(res.status); redirects++) {
+            const next = new URL(res.location, url);
             // As fetch does: 303 (and 301/302 after a POST) continue as GET without a body;
             // credentials are not sent on to another origin.
-            if (res.statusCode === 303 ? method !== 'HEAD' : (res.statusCode === 301 || res.statusCode === 302) && method === 'POST') {
+            if (res.status === 303 ? method !== 'HEAD' : (res.status === 301 || res.status === 302) && method === 'POST') {
               method = 'GET';
               body = undefined;
             }
             if (next.origin !== url.origin) headers = withoutCredentials(headers);
             url = next;
-            res = await send(url, method, headers, body, signal);
+            res = await client.send(url, method, headers, body, follows(redirects + 1), signal);
           }
-          observations.push({ name: 'http_status_code', value: res.statusCode ?? 0 });
-          const text = await readBody(res, cfg.body_size_limit, needBody);
+          observations.push({ name: 'http_status_code', value: res.status });
           if (certExpiry !== undefined) observations.push({ name: 'tls_cert_expiry_timestamp_seconds', value: certExpiry });
           if (cfg.fail_if_not_ssl && (url.protocol !== 'https:' || certExpiry === undefined)) {
             return fail('tls', `${shown} was not served over TLS`, observations);
           }
-          if (!isValid(res.statusCode ?? 0)) {
-            return fail('status', `${cfg.method} ${shown} returned status ${res.statusCode}`, observations);
+          if (!isValid(res.status)) {
+            return fail('status', `${cfg.method} ${shown} returned status ${res.status}`, observations);
           }
-          if (text === undefined) return fail('body', `body larger than body_size_limit (${cfg.body_size_limit} bytes)`, observations);
+          // Cut off without body checks is not a failure: nothing needed the rest.
+          if (needBody && res.truncated) return fail('body', `body larger than body_size_limit (${cfg.body_size_limit} bytes)`, observations);
+          const text = res.body ?? '';
           const bad = cfg.fail_if_body_matches_regexp.find((re) => re.test(text));
           if (bad) return fail('body', `body matches ${bad.source}`, observations);
           const missing = cfg.fail_if_body_not_matches_regexp.find((re) => !re.test(text));
           if (missing) return fail('body', `body does not match ${missing.source}`, observations);
-          return { ok: true, message: `${cfg.method} ${shown} returned ${res.statusCode}`, observations };
+          return { ok: true, message: `${cfg.method} ${shown} returned ${res.status}`, observations };
         } catch (err) {
           const { reason, message } = classifyNetworkError(err, signal.aborted);
-          // No response: 0, as blackbox_exporter reports, rather than a stale code.
-          if (!observations.some((o) => o.name === 'http_status_code')) observations.push({ name: 'http_status_code', value: 0 });
+          // The status when the head arrived and the body failed; else 0 (no response), as blackbox_exporter reports.
+          if (!observations.some((o) => o.name === 'http_status_code')) observations.push({ name: 'http_status_code', value: statusOf(err) });
           if (certExpiry !== undefined) observations.push({ name: 'tls_cert_expiry_timestamp_seconds', value: certExpiry });
           return fail(reason, `${cfg.method} ${shown}: ${message}`, observations);
         }
       }),
-      close: async () => { agents?.http.destroy(); agents?.https.destroy(); },
+      close: async () => { client.close(); },
     };
   },
 });
 
-function isRedirect(res: http.IncomingMessage): boolean {
-  const code = res.statusCode ?? 0;
-  return (code === 301 || code === 302 || code === 303 || code === 307 || code === 308) && typeof res.headers.location === 'string';
+function statusOf(err: unknown): number {
+  const status = (err as { httpStatus?: unknown } | undefined)?.httpStatus;
+  return typeof status === 'number' ? status : 0;
 }
 
 function withoutCredentials(headers: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(headers).filter(([k]) => !/^(authorization|proxy-authorization|cookie)$/i.test(k)));
-}
-
-function tlsOptions(tls: TlsOptions | undefined): { ca?: string; cert?: string; key?: string; rejectUnauthorized?: boolean; servername?: string } {
-  if (!tls) return {};
-  return { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.rejectUnauthorized, servername: tls.servername };
-}
-
-/**
- * Reads the body, at most `limit` bytes: its text when `keep`, else ''. Over
- * the limit the response is cut off: undefined when kept (the body checks
- * cannot judge it), '' otherwise (nothing needed it).
- */
-function readBody(res: http.IncomingMessage, limit: number, keep: boolean): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    res.on('data', (chunk: Buffer) => {
-      total += chunk.length;
-      if (total > limit) {
-        resolve(keep ? undefined : '');
-        res.destroy();
-      } else if (keep) chunks.push(chunk);
-    });
-    res.on('end', () => resolve(keep ? Buffer.concat(chunks).toString('utf8') : ''));
-    res.on('error', reject);
-    res.on('close', () => {
-      if (!res.complete) reject(Object.assign(new Error('the response ended before its body did'), { code: 'ECONNRESET' }));
-    });
-  });
 }
