@@ -37,6 +37,9 @@ export function formatValue(v: number): string {
   return `${v}`;
 }
 
+/** Where a family writes its exposition text. */
+export interface TextSink { write(text: string): void }
+
 interface FamilyOptions<N extends string> {
   readonly name: string;
   readonly help: string;
@@ -85,7 +88,14 @@ export abstract class FastFamily<N extends string, S> {
   }
 
   /** The family's exposition text, without a trailing newline (as prom-client's per-metric text). */
-  abstract render(): string;
+  render(): string {
+    const parts: string[] = [];
+    this.renderTo({ write: (text) => { parts.push(text); } });
+    return parts.join('');
+  }
+
+  /** The same text, piece by piece: a scrape streams it into bounded chunks (see exposition.ts). */
+  abstract renderTo(out: TextSink): void;
 
   /** prom-client's shape, for getMetricsAsJSON and getSingleMetric callers. */
   abstract get(): Promise<{ name: string; help: string; type: string; aggregator: 'sum'; values: Array<{ labels: Record<string, string | number>; value: number; metricName?: string }> }>;
@@ -117,10 +127,9 @@ class ValueFamily<N extends string> extends FastFamily<N, ValueSeries> {
     return s;
   }
 
-  render(): string {
-    let out = this.header();
-    for (const s of this.entries.values()) out += `\n${s.text}${formatValue(s.value)}`;
-    return out;
+  renderTo(out: TextSink): void {
+    out.write(this.header());
+    for (const s of this.entries.values()) { out.write('\n'); out.write(s.text); out.write(formatValue(s.value)); }
   }
 
   async get() {
@@ -189,13 +198,14 @@ export class FastHistogram<N extends string = string> extends FastFamily<N, Hist
     return s;
   }
 
-  render(): string {
-    let out = this.header();
+  renderTo(out: TextSink): void {
+    out.write(this.header());
     for (const s of this.entries.values()) {
-      for (let i = 0; i < s.counts.length; i++) out += `\n${s.bucketText[i]}${s.counts[i]}`;
-      out += `\n${s.bucketText[s.counts.length]}${s.count}\n${this.name}_sum${s.text}${formatValue(s.sum)}\n${this.name}_count${s.text}${s.count}`;
+      for (let i = 0; i < s.counts.length; i++) { out.write('\n'); out.write(s.bucketText[i]); out.write(String(s.counts[i])); }
+      out.write('\n'); out.write(s.bucketText[s.counts.length]); out.write(String(s.count));
+      out.write('\n'); out.write(this.name); out.write('_sum'); out.write(s.text); out.write(formatValue(s.sum));
+      out.write('\n'); out.write(this.name); out.write('_count'); out.write(s.text); out.write(String(s.count));
     }
-    return out;
   }
 
   async get() {
