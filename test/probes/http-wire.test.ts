@@ -145,6 +145,25 @@ describe('body framing', { timeout: 20_000 }, () => {
     } finally { await raw.close(); }
   });
 
+  test('after a complete response the client waits for the server to close (TIME_WAIT stays on the server side)', async () => {
+    let clientClosedFirst: boolean | undefined;
+    const raw = await rawServer(async (socket) => {
+      let serverEnded = false;
+      socket.once('end', () => { clientClosedFirst ??= !serverEnded; });
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+      await sleep(100);
+      serverEnded = true;
+      socket.end();
+    });
+    try {
+      const started = performance.now();
+      assert.equal((await get(`${raw.origin}/`)).body, 'ok');
+      assert.ok(performance.now() - started < 90, 'resolved at the end of the body, not at the close');
+      await waitUntil('the connection to close', () => raw.open() === 0);
+      assert.equal(clientClosedFirst, false);
+    } finally { await raw.close(); }
+  });
+
   test('no framing: the body runs until the server closes', async () => {
     const raw = await rawServer(async (socket) => {
       socket.write('HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nfirst ');
