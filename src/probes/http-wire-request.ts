@@ -17,6 +17,8 @@ export interface PreparedRequest {
   readonly bytes: Buffer;
   /** HEAD: the response has no body whatever its headers say. */
   readonly head: boolean;
+  /** The request says `Connection: close`, so the server will close first. */
+  readonly serverCloses: boolean;
 }
 
 // The checks node:http makes (_http_common), so a header node would refuse is
@@ -51,7 +53,8 @@ export function prepareRequest(url: URL, method: string, headers: Readonly<Recor
     const auth = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
     head += `Authorization: Basic ${Buffer.from(auth).toString('base64')}\r\n`;
   }
-  if (!byName.has('connection')) head += 'Connection: close\r\n';
+  const connection = byName.get('connection')?.[1];
+  if (connection === undefined) head += 'Connection: close\r\n';
   const chunked = /(?:^|,)\s*chunked\s*$/i.test(byName.get('transfer-encoding')?.[1] ?? '');
   let payload = body === undefined ? undefined : Buffer.from(body, 'utf8');
   if (chunked) {
@@ -75,6 +78,7 @@ export function prepareRequest(url: URL, method: string, headers: Readonly<Recor
     servername: serverName(hostHeader ?? hostname),
     bytes: payload === undefined ? headBytes : Buffer.concat([headBytes, payload]),
     head: method === 'HEAD',
+    serverCloses: connection === undefined || /(?:^|,)\s*close\s*(?:,|$)/i.test(connection),
   };
 }
 

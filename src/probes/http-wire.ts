@@ -67,7 +67,7 @@ export interface WireResponse {
 }
 
 /** How long a completed exchange waits for the server to close before closing itself. */
-const LINGER_MS = 2000;
+const LINGER_MS = 1000;
 
 /** As node's own AbortError looks to classifyNetworkError (name, code and message). */
 function abortError(signal: AbortSignal): Error {
@@ -121,7 +121,7 @@ export function exchange(req: PreparedRequest, opts: ExchangeOptions, signal: Ab
       // Cut off: close now (the peer may be flooding). Complete: let the server,
       // asked for `Connection: close`, close first so TIME_WAIT stays on its side
       // and a probe at 1000 connections a second does not run out of local ports.
-      if (parser.truncated || socket.readableEnded) socket.destroy();
+      if (parser.truncated || socket.readableEnded || !req.serverCloses) socket.destroy();
       else socket.setTimeout(LINGER_MS, () => socket.destroy());
       resolve({ status: parser.status, location: parser.location, body: parser.bodyText(), bodyBytes: parser.bodyBytes, truncated: parser.truncated });
     };

@@ -164,6 +164,17 @@ describe('body framing', { timeout: 20_000 }, () => {
     } finally { await raw.close(); }
   });
 
+  test('a request with its own Connection: keep-alive is closed at once: the server will not close it', async () => {
+    const raw = await scripted('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok', { keepOpen: true });
+    try {
+      const req = prepareRequest(new URL(`${raw.origin}/`), 'GET', { Connection: 'keep-alive' }, undefined);
+      assert.equal((await exchange(req, OPTS, new AbortController().signal)).body, 'ok');
+      const started = performance.now();
+      await waitUntil('the client to close', () => raw.open() === 0);
+      assert.ok(performance.now() - started < 500, `closed after ${(performance.now() - started).toFixed(0)} ms`);
+    } finally { await raw.close(); }
+  });
+
   test('no framing: the body runs until the server closes', async () => {
     const raw = await rawServer(async (socket) => {
       socket.write('HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nfirst ');
