@@ -84,6 +84,7 @@ export const httpProbe = defineProbe({
     const client = cfg.keepalive
       ? keepAliveClient(options)
       : freshConnectionClient(options, { url: target, method: cfg.method, headers: cfg.headers, body: cfg.body });
+    const follows = (hops: number) => cfg.follow_redirects && hops < cfg.max_redirects;
 
     return {
       name: cfg.name,
@@ -96,7 +97,6 @@ export const httpProbe = defineProbe({
           let method: string = cfg.method;
           let body = cfg.body;
           let headers: Record<string, string> = cfg.headers;
-          const follows = (hops: number) => cfg.follow_redirects && hops < cfg.max_redirects;
           let res = await client.send(url, method, headers, body, follows(0), signal);
           for (let redirects = 0; follows(redirects) && res.location !== undefined && isRedirectStatus(res.status); redirects++) {
             const next = new URL(res.location, url);
