@@ -10,14 +10,12 @@ import { FastFamily, type TextSink } from './fast-family.js';
 const CHUNK_CHARS = 16 * 1024;
 
 class ChunkedText implements TextSink {
-  private parts: string[] = [];
-  private chars = 0;
+  private pending = '';
   private readonly chunks: Buffer[] = [];
 
   write(text: string): void {
-    this.parts.push(text);
-    this.chars += text.length;
-    if (this.chars >= CHUNK_CHARS) this.flush();
+    this.pending += text;
+    if (this.pending.length >= CHUNK_CHARS) this.flush();
   }
 
   finish(): Buffer {
@@ -26,10 +24,9 @@ class ChunkedText implements TextSink {
   }
 
   private flush(): void {
-    if (this.parts.length === 0) return;
-    this.chunks.push(Buffer.from(this.parts.join(''), 'utf8'));
-    this.parts = [];
-    this.chars = 0;
+    if (this.pending === '') return;
+    this.chunks.push(Buffer.from(this.pending, 'utf8'));
+    this.pending = '';
   }
 }
 
