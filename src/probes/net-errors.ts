@@ -9,6 +9,11 @@ const CONNECT = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNRE
 const TIMEOUT = new Set(['ETIMEDOUT', 'ABORT_ERR', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT',
   'UND_ERR_BODY_TIMEOUT', 'UND_ERR_ABORTED']);
 
+/** The peer answered, but not in the protocol we spoke (an SSH banner on an HTTP port, a truncated status line). */
+function isProtocolCode(code: string): boolean {
+  return code === 'VIGIL_E_HTTP_PARSE' || code.startsWith('HPE_');
+}
+
 function isTlsCode(code: string): boolean {
   return code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.startsWith('CERT_')
     || code.includes('SELF_SIGNED') || code.startsWith('UNABLE_TO_') || code === 'HOSTNAME_MISMATCH'
@@ -35,6 +40,7 @@ export function classifyNetworkError(err: unknown, aborted: boolean): { reason: 
   if (DNS.has(code)) return { reason: 'dns', message };
   if (CONNECT.has(code)) return { reason: 'connect_refused', message };
   if (isTlsCode(code)) return { reason: 'tls', message };
+  if (isProtocolCode(code)) return { reason: 'protocol', message };
   return { reason: 'internal', message };
 }
 

@@ -3,7 +3,7 @@ import type { ObservationName } from '../metrics/catalogue.js';
 /** Why a probe failed: a small fixed set, safe to use as a metric label. */
 export const FAILURE_REASONS = [
   'timeout', 'dns', 'connect_refused', 'tls', 'status', 'body', 'threshold', 'auth',
-  'query', 'replication_stopped', 'lag_unknown', 'readonly', 'io_error', 'internal',
+  'query', 'replication_stopped', 'lag_unknown', 'readonly', 'io_error', 'protocol', 'internal',
 ] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];
 

@@ -465,7 +465,7 @@ describe('through the probe: failures are results', { timeout: 20_000 }, () => {
     try {
       const r = await buildProbe({ type: 'http', url: `${raw.origin}/`, timeout: '2s' }).run();
       assert.equal(r.ok, false);
-      assert.equal(r.reason, 'internal');
+      assert.equal(r.reason, 'protocol');
       assert.equal(r.message, `GET ${raw.origin}/: VIGIL_E_HTTP_PARSE: invalid HTTP response: status line "SSH-2.0-OpenSSH_9.2p1"`);
       assert.equal(observation(r, 'http_status_code'), 0);
       assert.ok(r.durationSeconds < 1, `took ${r.durationSeconds} s`);
