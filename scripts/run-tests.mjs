@@ -19,5 +19,7 @@ const filters = process.argv.slice(2);
 const files = walk('test').map((f) => relative('.', f)).sort()
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
 if (files.length === 0) { console.error('no test files matched'); process.exit(1); }
-const res = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], { stdio: 'inherit' });
+// --test-force-exit: a handle a test file leaves open (a client's retry timer)
+// must not hold its process, and with it CI, open after the last test.
+const res = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-force-exit', ...files], { stdio: 'inherit' });
 process.exit(res.status ?? 1);
