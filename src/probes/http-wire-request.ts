@@ -26,6 +26,16 @@ export interface PreparedRequest {
 const TOKEN = /^[\^_`a-zA-Z\-0-9!#$%&'*+.|~]+$/;
 const BAD_VALUE_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
 
+/** A header name node would send (an HTTP token). The config schema checks with this too. */
+export function isHeaderName(name: string): boolean {
+  return TOKEN.test(name);
+}
+
+/** A header value with no CR, LF or other control character. */
+export function isHeaderValue(value: string): boolean {
+  return !BAD_VALUE_CHAR.test(value);
+}
+
 function invalid(code: string, message: string): Error {
   return Object.assign(new TypeError(message), { code });
 }
@@ -41,8 +51,8 @@ export function prepareRequest(url: URL, method: string, headers: Readonly<Recor
   // Lower-cased name → [name as written, value]; a later spelling replaces an earlier one, as setHeader does.
   const byName = new Map<string, [string, string]>();
   for (const [name, value] of Object.entries(headers)) {
-    if (!TOKEN.test(name)) throw invalid('ERR_INVALID_HTTP_TOKEN', `Header name must be a valid HTTP token ["${name}"]`);
-    if (BAD_VALUE_CHAR.test(value)) throw invalid('ERR_INVALID_CHAR', `Invalid character in header content ["${name}"]`);
+    if (!isHeaderName(name)) throw invalid('ERR_INVALID_HTTP_TOKEN', `Header name must be a valid HTTP token ["${name}"]`);
+    if (!isHeaderValue(value)) throw invalid('ERR_INVALID_CHAR', `Invalid character in header content ["${name}"]`);
     byName.set(name.toLowerCase(), [name, value]);
   }
   let head = `${method} ${url.pathname}${url.search} HTTP/1.1\r\n`;

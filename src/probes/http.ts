@@ -14,6 +14,7 @@ import { tlsConfig, earliestExpiry } from '../config/tls.js';
 import { defineProbe } from './definition.js';
 import { freshConnectionClient, keepAliveClient } from './http-clients.js';
 import { isRedirectStatus } from './http-wire.js';
+import { isHeaderName, isHeaderValue } from './http-wire-request.js';
 import { classifyNetworkError, displayUrl } from './net-errors.js';
 import { fail, timed } from './outcome.js';
 import type { Observation, ProbeOutcome } from './types.js';
@@ -57,7 +58,14 @@ export const httpProbe = defineProbe({
     // One check, not .url().refine(): zod runs the refinement on a failed value too (two messages).
     url: z.string().refine(isHttpUrl, 'must be an absolute http:// or https:// URL'),
     method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']).default('GET'),
-    headers: z.record(secret(ctx.env)).default({}),
+    // Checked here so a bad header is refused at load (with its line), not on every run.
+    headers: z.record(secret(ctx.env)).superRefine((headers, c) => {
+      for (const [name, value] of Object.entries(headers)) {
+        if (!isHeaderName(name)) c.addIssue({ code: z.ZodIssueCode.custom, path: [name], message: "must be an HTTP header name (letters, digits and !#$%&'*+-.^_`|~)" });
+        // The value may be a secret: the message never shows it.
+        else if (!isHeaderValue(value)) c.addIssue({ code: z.ZodIssueCode.custom, path: [name], message: 'must not contain CR, LF or other control characters' });
+      }
+    }).default({}),
     body: z.string().optional(),
     valid_status_codes: z.array(statusSpec).min(1).default(['2xx']),
     fail_if_body_matches_regexp: regexList(),
