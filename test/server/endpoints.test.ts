@@ -101,11 +101,16 @@ describe('/status', () => {
 
   test('history: newest first, failures kept longer than successes', async () => {
     mode = 'flap';
-    // 40 ms interval: ~100 runs, half of them failures.
+    // 40 ms interval, every other run a failure. The earlier tests may already
+    // have left 30 failures (a slow machine runs more of them), so wait for
+    // both kinds, then for well over 10 more successes: the kept ones must stay 10.
     await waitUntil('a long history', async () => {
       const h = (await agent.get('/status')).json().probes.app.history as Array<{ ok: boolean }>;
-      return h.filter((e) => !e.ok).length >= 30 ? h : undefined;
+      return h.filter((e) => !e.ok).length >= 30 && h.filter((e) => e.ok).length >= 10 ? h : undefined;
     }, { timeoutMs: 40_000, intervalMs: 200 });
+    const runs = async () => Number(/^vigil_probe_runs_total\{probe="app",type="http",result="success"\} (\d+)$/m.exec((await agent.get('/metrics')).body)?.[1]);
+    const before = await runs();
+    await waitUntil('15 more successful runs', async () => (await runs()) >= before + 15, { timeoutMs: 40_000, intervalMs: 100 });
     const h = (await agent.get('/status')).json().probes.app.history as Array<{ ok: boolean; time: string }>;
     const successes = h.filter((e) => e.ok).length;
     const failures = h.filter((e) => !e.ok).length;
