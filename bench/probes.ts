@@ -7,6 +7,7 @@
 //   node --import tsx bench/probes.ts --seconds 15    # quick run
 //   BENCH_PROBES=200 BENCH_SECONDS=10 node --import tsx bench/probes.ts
 //   node --import tsx bench/probes.ts --cpu-prof      # also writes a .cpuprofile of the agent
+//   node --import tsx bench/probes.ts --https --probes 200   # TLS targets (a handshake per run), certificate verified
 //   npm run build && node --import tsx bench/probes.ts --dist dist   # the compiled agent, as `vigil` runs
 //   ... --node-arg=--max-old-space-size=96            # a node flag for the agent (repeatable)
 //
@@ -14,7 +15,7 @@
 // over the run-count delta, i.e. process.cpuUsage()), peak RSS (VmHWM),
 // scheduling lateness p50/p99 (vigil_scheduler_lateness_seconds), and /metrics
 // scrape latency p50/p99 with every probe present, measured while probing.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -24,7 +25,7 @@ import { parseArgs } from 'node:util';
 const { values: args } = parseArgs({
   options: {
     probes: { type: 'string' }, seconds: { type: 'string' }, scrapes: { type: 'string' }, warmup: { type: 'string' },
-    'cpu-prof': { type: 'boolean' }, keepalive: { type: 'boolean' }, dist: { type: 'string' },
+    'cpu-prof': { type: 'boolean' }, keepalive: { type: 'boolean' }, https: { type: 'boolean' }, dist: { type: 'string' },
     'node-arg': { type: 'string', multiple: true },
   },
 });
@@ -35,10 +36,15 @@ const WARMUP = Number(args.warmup ?? process.env.BENCH_WARMUP ?? 10);
 const REPO = resolve(import.meta.dirname, '..');
 const TARGETS = { cpuMsPerProbe: 0.3, rssMiB: 150, latenessP99Ms: 50, scrapeP99Ms: 50 };
 
+// With --https the target serves TLS with a throwaway certificate (made by
+// openssl for 127.0.0.1) that the probes verify through ca_file.
 const TARGET_SCRIPT = `
-const http = require('node:http');
+const tlsDir = process.env.BENCH_TLS_DIR;
+const fs = require('node:fs');
+const http = tlsDir ? require('node:https') : require('node:http');
+const opts = tlsDir ? { key: fs.readFileSync(tlsDir + '/key.pem'), cert: fs.readFileSync(tlsDir + '/cert.pem') } : {};
 let served = 0;
-const s = http.createServer((_q, r) => { served++; r.end('ok'); });
+const s = http.createServer(opts, (_q, r) => { served++; r.end('ok'); });
 s.listen(0, '127.0.0.1', 2048, () => process.send({ port: s.address().port }));
 process.on('message', () => process.send({ served }));
 process.on('disconnect', () => process.exit(0));
@@ -121,7 +127,14 @@ async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
   // The target in its own process: serving 1000 requests a second here would
   // delay this process's own scrape timings.
-  const target = spawn(process.execPath, ['-e', TARGET_SCRIPT], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  if (args.https) {
+    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    if (made.status !== 0) throw new Error('--https needs openssl (apt-get install -y openssl)');
+  }
+  const target = spawn(process.execPath, ['-e', TARGET_SCRIPT], {
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env: { ...process.env, ...(args.https ? { BENCH_TLS_DIR: dir } : {}) },
+  });
   const targetPort = await new Promise<number>((res, rej) => {
     target.once('message', (m) => res((m as { port: number }).port));
     target.once('exit', () => rej(new Error('the target server did not start')));
@@ -134,7 +147,9 @@ async function main() {
   const file = join(dir, 'vigil.yaml');
   let yaml = `agent:\n  listen: 127.0.0.1:${port}\n  log_level: warn\n  shutdown_timeout: 2s\nprobes:\n`;
   for (let i = 0; i < PROBES; i++) {
-    yaml += `  - {name: p${i}, type: http, url: "http://127.0.0.1:${targetPort}/p${i}", interval: 1s${args.keepalive ? ', keepalive: true' : ''}}\n`;
+    const scheme = args.https ? 'https' : 'http';
+    const tls = args.https ? `, tls: {ca_file: "${join(dir, 'cert.pem')}"}` : '';
+    yaml += `  - {name: p${i}, type: http, url: "${scheme}://127.0.0.1:${targetPort}/p${i}", interval: 1s${args.keepalive ? ', keepalive: true' : ''}${tls}}\n`;
   }
   writeFileSync(file, yaml);
 
@@ -201,7 +216,7 @@ async function main() {
       ['lateness p50 / p99', `${lateP50.toFixed(1)} ms / ${lateP99.toFixed(1)} ms (${(within50 * 100).toFixed(2)}% within 50 ms)`, `target p99 <= ${TARGETS.latenessP99Ms} ms ${within50 >= 0.99 ? 'OK' : 'MISSED'}`],
       ['/metrics scrape p50 / p99', `${pct(scrapeMs, 0.5).toFixed(1)} ms / ${pct(scrapeMs, 0.99).toFixed(1)} ms (${SCRAPES} scrapes, ${seriesCount} series)`, `target p99 <= ${TARGETS.scrapeP99Ms} ms ${pct(scrapeMs, 0.99) <= TARGETS.scrapeP99Ms ? 'OK' : 'MISSED'}`],
     ];
-    process.stdout.write(`\nvigil bench: ${PROBES} http probes at 1s, ${SECONDS}s measured, agent ${args.dist ? `${args.dist}/bin.js` : 'src via tsx'}${args['node-arg'] ? ` ${args['node-arg'].join(' ')}` : ''}, node ${process.version}, ${await served()} requests served\n`);
+    process.stdout.write(`\nvigil bench: ${PROBES} ${args.https ? 'https' : 'http'} probes at 1s, ${SECONDS}s measured, agent ${args.dist ? `${args.dist}/bin.js` : 'src via tsx'}${args['node-arg'] ? ` ${args['node-arg'].join(' ')}` : ''}, node ${process.version}, ${await served()} requests served\n`);
     for (const [k, v, t] of rows) process.stdout.write(`  ${k.padEnd(26)} ${v}${t ? `   [${t}]` : ''}\n`);
   } finally {
     agent.kill('SIGTERM');
