@@ -68,6 +68,10 @@ export class ResponseParser {
   private headBytes = 0;
   private contentLength = -1;
   private chunked = false;
+  /** A Transfer-Encoding header was seen (chunked or not). */
+  private transferEncoding = false;
+  /** The previous header line was one of those read here (a fold after it would change its meaning). */
+  private readHeader = false;
   /** Bytes left in the Content-Length body or the current chunk. */
   private remaining = 0;
   /** How many bytes of the status line's "HTTP/" have been checked. */
@@ -239,13 +243,19 @@ export class ResponseParser {
 
   private header(line: string): void {
     const first = line.charCodeAt(0);
-    // obs-fold: a continuation of the previous value; none of the headers read here is ever folded in practice.
-    if (first === 32 || first === 9) return;
+    // obs-fold: a continuation of the previous value. Ignored for headers not
+    // read here; for those it would change the meaning (a split Content-Length).
+    if (first === 32 || first === 9) {
+      if (this.readHeader) throw parseError(`folded header line ${shown(line)}`);
+      return;
+    }
+    this.readHeader = false;
     const colon = line.indexOf(':');
     if (colon <= 0 || line.charCodeAt(colon - 1) === 32 || line.charCodeAt(colon - 1) === 9) throw parseError(`header line ${shown(line)}`);
     // Only names of these lengths can matter: no lower-casing or slicing for the rest.
     if (colon !== 8 && colon !== 14 && colon !== 17) return;
     const name = line.slice(0, colon).toLowerCase();
+    this.readHeader = name === 'location' || name === 'content-length' || name === 'transfer-encoding';
     if (name === 'location') {
       // The first one counts, as node:http keeps it.
       this.location ??= line.slice(colon + 1).trim();
@@ -262,6 +272,7 @@ export class ResponseParser {
     } else if (name === 'transfer-encoding') {
       // Chunked only when it is the final coding (RFC 9112 §6.3); otherwise the close delimits the body.
       this.chunked = /(?:^|,)[ \t]*chunked[ \t]*$/i.test(line.slice(colon + 1));
+      this.transferEncoding = true;
     }
   }
 
@@ -273,11 +284,15 @@ export class ResponseParser {
       this.prefixChecked = 0;
       this.contentLength = -1;
       this.chunked = false;
+      this.transferEncoding = false;
+      this.readHeader = false;
       this.location = undefined;
       return false;
     }
     if (this.opts.stopAtRedirect && this.location !== undefined && isRedirectStatus(status)) return this.finish();
     if (this.head || status === 204 || status === 304 || status === 101) return this.finish();
+    // Which one frames the body is exactly how request smuggling starts: refused, as node's parser does.
+    if (this.transferEncoding && this.contentLength >= 0) throw parseError('both Transfer-Encoding and Content-Length');
     if (this.chunked) {
       this.state = CHUNK_SIZE;
     } else if (this.contentLength >= 0) {
@@ -322,7 +337,10 @@ export class ResponseParser {
       this.state = DONE;
       return true;
     }
-    this.chunks?.push(buf.subarray(start, end));
+    // A small slice is copied: kept as a view it would pin the whole read
+    // buffer, and a body of many tiny chunks would hold thousands of times
+    // the limit in memory.
+    this.chunks?.push(n * 2 < buf.length ? Buffer.from(buf.subarray(start, end)) : buf.subarray(start, end));
     return false;
   }
 

@@ -128,7 +128,11 @@ export function exchange(req: PreparedRequest, opts: ExchangeOptions, signal: Ab
     const onAbort = () => fail(abortError(signal));
     signal.addEventListener('abort', onAbort, { once: true });
     socket.on('data', (buf: Buffer) => {
-      if (settled) return;
+      // Bytes after a complete response: not a server that is closing; stop lingering.
+      if (settled) {
+        socket.destroy();
+        return;
+      }
       try {
         if (parser.push(buf)) succeed();
       } catch (err) {
