@@ -1,8 +1,8 @@
 // Dependencies that only some configs use — etcd (failover), the AWS SDK
 // (asg_set_unhealthy), the MySQL and PostgreSQL drivers, D-Bus (systemd) —
 // are required on first use instead of at start-up. Loaded eagerly they cost
-// ~55 MiB of resident memory on every host, most of which configures none of
-// them. Node caches a module after its first require, so later calls are a
+// ~28 MiB of resident memory (measured: idle RSS 104 -> 76 MiB) on every
+// host, most of which configures none of them. Node caches a module after its first require, so later calls are a
 // map lookup; a missing package still fails loudly, at the first use.
 import { createRequire } from 'node:module';
 
