@@ -1,6 +1,10 @@
 // Real etcd (1 or 3 members) on loopback for tests. No mocks: the agent's
 // coordination code must meet etcd's real election and quorum behaviour.
+// `placement` runs a member elsewhere, e.g. inside a network namespace at its
+// own address (test/harness/netns.ts gives `wrap`), so a partition test can
+// cut one member off for real.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { mkdtemp, mkdir, open, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,6 +23,24 @@ export interface EtcdMember {
   /** Start again on the same data dir; resolves once /health answers true. */
   start(): Promise<void>;
   isRunning(): boolean;
+}
+
+/** Where one member runs; ports default to free loopback ports. */
+export interface EtcdPlacement {
+  readonly host: string;
+  readonly clientPort?: number;
+  readonly peerPort?: number;
+  readonly metricsPort?: number;
+  /** Rewrites the command line, e.g. to `ip netns exec NS etcd …` (the PID must stay etcd's). */
+  readonly wrap?: (cmd: string, args: string[]) => [string, string[]];
+}
+
+export interface EtcdOptions {
+  readonly nodes: 1 | 3;
+  /** Member names (default m1, m2, m3). */
+  readonly names?: readonly string[];
+  /** Where member `index` runs (default 127.0.0.1). */
+  readonly placement?: (index: number) => EtcdPlacement;
 }
 
 export interface EtcdCluster {
@@ -54,31 +76,35 @@ async function healthy(endpoint: string): Promise<boolean> {
   }
 }
 
-export async function startEtcd(opts: { nodes: 1 | 3 } = { nodes: 1 }): Promise<EtcdCluster> {
+export async function startEtcd(opts: EtcdOptions = { nodes: 1 }): Promise<EtcdCluster> {
   const bin = requireBinary('etcd', 'etcd-server');
   const dir = await mkdtemp(join(tmpdir(), 'vigil-etcd-'));
   dirs.add(dir);
   const ports = await distinctPorts(opts.nodes * 3);
-  const specs = Array.from({ length: opts.nodes }, (_, i) => ({
-    name: `m${i + 1}`, clientPort: ports[3 * i], peerPort: ports[3 * i + 1], metricsPort: ports[3 * i + 2],
-  }));
+  const specs = Array.from({ length: opts.nodes }, (_, i) => {
+    const p = opts.placement?.(i);
+    return {
+      name: opts.names?.[i] ?? `m${i + 1}`, host: p?.host ?? '127.0.0.1', wrap: p?.wrap,
+      clientPort: p?.clientPort ?? ports[3 * i], peerPort: p?.peerPort ?? ports[3 * i + 1], metricsPort: p?.metricsPort ?? ports[3 * i + 2],
+    };
+  });
   // One token per cluster (all members equal) so two test clusters never merge.
-  const token = `vigil-${ports[0]}`;
-  const initialCluster = specs.map((s) => `${s.name}=http://127.0.0.1:${s.peerPort}`).join(',');
+  const token = `vigil-${ports[0]}-${randomBytes(3).toString('hex')}`;
+  const initialCluster = specs.map((s) => `${s.name}=http://${s.host}:${s.peerPort}`).join(',');
 
   const members = specs.map((s) => {
     const dataDir = join(dir, s.name);
     const logFile = join(dir, `${s.name}.log`);
-    const endpoint = `127.0.0.1:${s.clientPort}`;
+    const endpoint = `${s.host}:${s.clientPort}`;
     let child: ChildProcess | undefined;
     let exited: Promise<void> = Promise.resolve();
     const args = [
       '--name', s.name, '--data-dir', dataDir,
       '--listen-client-urls', `http://${endpoint}`, '--advertise-client-urls', `http://${endpoint}`,
-      '--listen-peer-urls', `http://127.0.0.1:${s.peerPort}`,
-      '--initial-advertise-peer-urls', `http://127.0.0.1:${s.peerPort}`,
+      '--listen-peer-urls', `http://${s.host}:${s.peerPort}`,
+      '--initial-advertise-peer-urls', `http://${s.host}:${s.peerPort}`,
       '--initial-cluster', initialCluster, '--initial-cluster-token', token,
-      '--listen-metrics-urls', `http://127.0.0.1:${s.metricsPort}`,
+      '--listen-metrics-urls', `http://${s.host}:${s.metricsPort}`,
       // Fast elections so failover tests take about a second, not ten.
       '--heartbeat-interval', '100', '--election-timeout', '500',
     ];
@@ -88,7 +114,8 @@ export async function startEtcd(opts: { nodes: 1 | 3 } = { nodes: 1 }): Promise<
       async spawn() {
         await mkdir(dataDir, { recursive: true });
         const log = await open(logFile, 'a'); // etcd logs a lot: keep it off the test output
-        const c = spawn(bin, args, { stdio: ['ignore', log.fd, log.fd] });
+        const [cmd, argv] = s.wrap ? s.wrap(bin, args) : [bin, args];
+        const c = spawn(cmd, argv, { stdio: ['ignore', log.fd, log.fd] });
         await log.close();
         child = c;
         live.add(c);

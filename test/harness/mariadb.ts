@@ -8,6 +8,14 @@
 // Every mariadbd runs under `setpriv --pdeathsig KILL`, so the kernel kills it
 // if the test process dies without running after() hooks; a process 'exit'
 // handler covers ordinary exits and also deletes the temp dir.
+//
+// By default every server listens on 127.0.0.1 (a free port each) with a 2 s
+// slave_net_timeout. `placement` puts each server elsewhere, e.g. inside a
+// network namespace at its own address (test/harness/netns.ts gives `wrap`);
+// `clientHost` is then the host part of the admin and replication users (the
+// subnet, '10.213.7.%'), and `slaveNetTimeoutS: null` keeps MariaDB's default
+// replication timing (60 s) so a silent partition looks as it does in
+// production.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
@@ -21,6 +29,8 @@ import { requireBinary } from './require-binary.js';
 
 export interface MariaNode {
   readonly name: string;
+  /** The address it listens on and others connect to (127.0.0.1 unless placed). */
+  readonly host: string;
   readonly port: number;
   readonly serverId: number;
   readonly socket: string;
@@ -42,13 +52,39 @@ export interface MariaNode {
    * for statements without a result set.
    */
   query<T = any>(sql: string, params?: unknown[]): Promise<T[]>;
+  /**
+   * The same as root over the unix socket: a file, so it reaches a server in
+   * another network namespace even while that namespace is cut off.
+   */
+  socketQuery<T = any>(sql: string, params?: unknown[]): Promise<T[]>;
+}
+
+/** Where one server runs: its address, its port, and how its command is started. */
+export interface MariaPlacement {
+  readonly host: string;
+  /** Default: a free port on 127.0.0.1. */
+  readonly port?: number;
+  /** Rewrites the command line, e.g. to `ip netns exec NS cmd …` (the PID must stay the server's). */
+  readonly wrap?: (cmd: string, args: string[]) => [string, string[]];
+}
+
+export interface MariaTopologyOptions {
+  readonly replicas?: number;
+  /** Node names, primary first (default primary, replica1, …). */
+  readonly names?: readonly string[];
+  /** Where node `index` (0 = primary) runs; default 127.0.0.1 and a free port. */
+  readonly placement?: (index: number) => MariaPlacement;
+  /** Host part of the admin and replication users; default 127.0.0.1. */
+  readonly clientHost?: string;
+  /** --slave-net-timeout in seconds; null leaves MariaDB's default (60 s). Default 2. */
+  readonly slaveNetTimeoutS?: number | null;
 }
 
 export interface MariaTopology {
   primary: MariaNode;
   replicas: MariaNode[];
   nodes: MariaNode[];
-  /** ALL PRIVILEGES WITH GRANT OPTION, from 127.0.0.1 only (works for pt-heartbeat). */
+  /** ALL PRIVILEGES WITH GRANT OPTION, from clientHost only (127.0.0.1 by default; works for pt-heartbeat). */
   admin: { user: string; password: string };
   /** REPLICATION SLAVE only. */
   repl: { user: string; password: string };
@@ -61,7 +97,7 @@ export interface MariaTopology {
   dir: string;
 }
 
-const HOST = '127.0.0.1';
+const LOOPBACK = '127.0.0.1';
 const START_TIMEOUT_MS = 30_000;
 // A dead primary's socket is closed by the kernel, so the IO thread sees that
 // at once; the low timeout (heartbeat = half of it) catches silent links too.
@@ -69,6 +105,15 @@ const SLAVE_NET_TIMEOUT_S = 2;
 const INNODB_LOG = '--innodb-log-file-size=8M'; // the 96M default makes copies slow
 
 interface Binaries { mariadbd: string; installDb: string; setpriv: string }
+
+interface NodeSpec {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly serverId: number;
+  readonly wrap?: MariaPlacement['wrap'];
+  readonly slaveNetTimeoutS: number | null;
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -85,16 +130,20 @@ class ServerNode implements MariaNode {
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
 
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly serverId: number;
+
   constructor(
-    readonly name: string,
-    readonly port: number,
-    readonly serverId: number,
+    private readonly spec: NodeSpec,
     private readonly datadir: string,
     private readonly nodeDir: string,
     private readonly readOnly: boolean,
     private readonly bins: Binaries,
     private readonly admin: { user: string; password: string },
   ) {
+    ({ name: this.name, host: this.host, port: this.port, serverId: this.serverId } = spec);
     this.socket = join(nodeDir, 'mysqld.sock');
     this.errorLog = join(nodeDir, 'error.log'); // needs an extension or mariadbd appends .err
   }
@@ -113,14 +162,16 @@ class ServerNode implements MariaNode {
     const args = [
       '--pdeathsig', 'KILL', '--', this.bins.mariadbd,
       '--no-defaults', '--user=root', `--datadir=${this.datadir}`,
-      `--port=${this.port}`, `--bind-address=${HOST}`, `--socket=${this.socket}`,
+      `--port=${this.port}`, `--bind-address=${this.host}`, `--socket=${this.socket}`,
       `--pid-file=${join(this.nodeDir, 'mysqld.pid')}`, `--log-error=${this.errorLog}`,
       `--server-id=${this.serverId}`, `--log-bin=${join(this.datadir, 'bin')}`,
       `--relay-log=${join(this.datadir, 'relay')}`, '--binlog-format=ROW', '--log-slave-updates',
-      '--gtid-strict-mode=ON', '--skip-name-resolve', `--slave-net-timeout=${SLAVE_NET_TIMEOUT_S}`,
+      '--gtid-strict-mode=ON', '--skip-name-resolve',
+      ...(this.spec.slaveNetTimeoutS === null ? [] : [`--slave-net-timeout=${this.spec.slaveNetTimeoutS}`]),
       INNODB_LOG, ...(readOnly ? ['--read-only=ON'] : []), ...(opts.extraArgs ?? []),
     ];
-    const child = spawn(this.bins.setpriv, args, { stdio: 'ignore' });
+    const [cmd, argv] = this.spec.wrap ? this.spec.wrap(this.bins.setpriv, args) : [this.bins.setpriv, args];
+    const child = spawn(cmd, argv, { stdio: 'ignore' });
     this.child = child;
     // 'error' without 'exit' happens when the spawn itself fails.
     this.exited = new Promise((resolve) => { child.once('exit', () => resolve()); child.once('error', () => resolve()); });
@@ -155,7 +206,11 @@ class ServerNode implements MariaNode {
   }
 
   query<T = any>(sql: string, params?: unknown[]): Promise<T[]> {
-    return this.run({ host: HOST, port: this.port, ...this.admin }, sql, params);
+    return this.run({ host: this.host, port: this.port, ...this.admin }, sql, params);
+  }
+
+  socketQuery<T = any>(sql: string, params?: unknown[]): Promise<T[]> {
+    return this.rootQuery<T>(sql, params);
   }
 
   /** root has no TCP login; used before the admin user exists on this node. */
@@ -180,8 +235,10 @@ async function distinctPorts(n: number): Promise<number[]> {
   return [...ports];
 }
 
-export async function startMariaTopology(opts: { replicas?: number } = {}): Promise<MariaTopology> {
+export async function startMariaTopology(opts: MariaTopologyOptions = {}): Promise<MariaTopology> {
   const replicaCount = opts.replicas ?? 1;
+  const clientHost = opts.clientHost ?? LOOPBACK;
+  const slaveNetTimeoutS = opts.slaveNetTimeoutS === undefined ? SLAVE_NET_TIMEOUT_S : opts.slaveNetTimeoutS;
   const bins: Binaries = {
     mariadbd: requireBinary('mariadbd', 'mariadb-server'),
     installDb: requireBinary('mariadb-install-db', 'mariadb-server'),
@@ -208,7 +265,8 @@ export async function startMariaTopology(opts: { replicas?: number } = {}): Prom
     return stopped;
   };
 
-  const byPort = (port: number): ServerNode | undefined => nodes.find((n) => n.port === port);
+  const byAddress = (host: unknown, port: unknown): ServerNode | undefined =>
+    nodes.find((n) => n.host === String(host) && n.port === Number(port));
   const asServer = (n: MariaNode): ServerNode => {
     if (!(n instanceof ServerNode) || !nodes.includes(n)) throw new Error(`${n.name} is not part of this topology`);
     return n;
@@ -222,7 +280,7 @@ export async function startMariaTopology(opts: { replicas?: number } = {}): Prom
     await r.rootQuery(
       `CHANGE MASTER TO MASTER_HOST=?, MASTER_PORT=?, MASTER_USER=?, MASTER_PASSWORD=?,
          MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1`,
-      [HOST, source.port, repl.user, repl.password],
+      [source.host, source.port, repl.user, repl.password],
     );
     await r.rootQuery('START REPLICA');
   };
@@ -230,7 +288,7 @@ export async function startMariaTopology(opts: { replicas?: number } = {}): Prom
   const waitReplicaCaughtUp = async (replica: MariaNode, timeoutMs = 15_000): Promise<void> => {
     const r = asServer(replica);
     const [status] = await r.rootQuery<Record<string, unknown>>('SHOW REPLICA STATUS');
-    const source = status && byPort(Number(status.Master_Port));
+    const source = status && byAddress(status.Master_Host, status.Master_Port);
     if (!source) throw new Error(`${r.name} does not replicate from a node of this topology`);
     const [{ pos }] = await source.rootQuery<{ pos: string }>('SELECT @@GLOBAL.gtid_binlog_pos AS pos');
     const [{ res }] = await r.rootQuery<{ res: number | null }>(
@@ -255,12 +313,14 @@ export async function startMariaTopology(opts: { replicas?: number } = {}): Prom
 
     const ports = await distinctPorts(replicaCount + 1);
     for (let i = 0; i <= replicaCount; i++) {
-      const name = i === 0 ? 'primary' : `replica${i}`;
+      const name = opts.names?.[i] ?? (i === 0 ? 'primary' : `replica${i}`);
+      const place = opts.placement?.(i) ?? { host: LOOPBACK };
       const nodeDir = join(dir, name);
       await mkdir(nodeDir);
       // Copies are fine: MariaDB GTID replication keys on server_id, not a UUID.
       await cp(template, join(nodeDir, 'data'), { recursive: true });
-      nodes.push(new ServerNode(name, ports[i], i + 1, join(nodeDir, 'data'), nodeDir, i > 0, bins, admin));
+      const spec = { name, host: place.host, port: place.port ?? ports[i], serverId: i + 1, wrap: place.wrap, slaveNetTimeoutS };
+      nodes.push(new ServerNode(spec, join(nodeDir, 'data'), nodeDir, i > 0, bins, admin));
     }
     await rm(template, { recursive: true, force: true });
     await Promise.all(nodes.map((n) => n.start()));
@@ -270,10 +330,10 @@ export async function startMariaTopology(opts: { replicas?: number } = {}): Prom
     // removal of install-db's password-less root@127.0.0.1) replicate.
     const roots = await primary.rootQuery<{ Host: string }>("SELECT Host FROM mysql.user WHERE User = 'root' AND Host <> 'localhost'");
     for (const { Host } of roots) await primary.rootQuery('DROP USER ?@?', ['root', Host]);
-    await primary.rootQuery('CREATE USER ?@? IDENTIFIED BY ?', [admin.user, HOST, admin.password]);
-    await primary.rootQuery('GRANT ALL PRIVILEGES ON *.* TO ?@? WITH GRANT OPTION', [admin.user, HOST]);
-    await primary.rootQuery('CREATE USER ?@? IDENTIFIED BY ?', [repl.user, HOST, repl.password]);
-    await primary.rootQuery('GRANT REPLICATION SLAVE ON *.* TO ?@?', [repl.user, HOST]);
+    await primary.rootQuery('CREATE USER ?@? IDENTIFIED BY ?', [admin.user, clientHost, admin.password]);
+    await primary.rootQuery('GRANT ALL PRIVILEGES ON *.* TO ?@? WITH GRANT OPTION', [admin.user, clientHost]);
+    await primary.rootQuery('CREATE USER ?@? IDENTIFIED BY ?', [repl.user, clientHost, repl.password]);
+    await primary.rootQuery('GRANT REPLICATION SLAVE ON *.* TO ?@?', [repl.user, clientHost]);
 
     for (const r of replicas) await pointReplicaAt(r, primary);
     await Promise.all(replicas.map((r) => waitReplicaCaughtUp(r)));
