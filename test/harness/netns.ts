@@ -53,6 +53,8 @@ export interface NetLab {
   cut(host: string): Promise<void>;
   heal(host: string): Promise<void>;
   isCut(host: string): boolean;
+  /** PIDs of every process inside host's namespace now. */
+  pids(host: string): number[];
   /** Kills every process in the lab's namespaces, deletes them and the root veth. Idempotent. */
   stop(): Promise<void>;
 }
@@ -244,6 +246,7 @@ export async function startNetLab(opts: { hosts: readonly string[] }): Promise<N
       cutHosts.delete(host);
     },
     isCut: (host) => { known(host); return cutHosts.has(host); },
+    pids: (host) => nsPidsSync(ipBin, known(host)),
     stop,
   };
 }
