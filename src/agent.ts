@@ -70,7 +70,13 @@ export class Agent implements AgentView {
       onLateness: (ms) => this.metrics.scheduler.lateness.observe(ms / 1000),
     });
     this.app = buildApp(this);
-    this.failover = createFailover(opts.config.coordination, { logger: opts.logger, metrics: this.metrics, env: opts.env, stateDir: opts.config.agent.state_dir });
+    // The member loops' repairs pass the remediation control plane (pause, dry-run, journal); built just below.
+    const control = {
+      paused: () => this.remediation.isPaused(),
+      dryRun: () => this.remediation.isDryRun(),
+      journal: (w: Parameters<RemediationRunner['journalClusterWrite']>[0]) => this.remediation.journalClusterWrite(w),
+    };
+    this.failover = createFailover(opts.config.coordination, { logger: opts.logger, metrics: this.metrics, env: opts.env, stateDir: opts.config.agent.state_dir, control });
     this.remediation = new RemediationRunner({
       logger: opts.logger, metrics: this.metrics, env: opts.env, actionDeps: { failover: this.failover },
       health: (probe) => {

@@ -49,6 +49,8 @@ export const mysqlPromoteAction = defineAction({
           ...result,
           release: async () => {
             mine.unhold();
+            // A promoted member's guard takes the primary lease over from the lock's lease first, so it never lapses.
+            await m.tick();
             await mine.lock.release();
             c.deps.lockHeld(m.keys.lock, false);
             if (prepared === mine) prepared = undefined;

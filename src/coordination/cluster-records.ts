@@ -3,7 +3,8 @@
 // mod revision the writer read, so two writers can never both win, even if
 // one of them lost its lock without noticing.
 //
-//   <prefix>/clusters/<cluster>/primary            {name, host, port, server_id, epoch, promoted_at, promoted_by, previous}
+//   <prefix>/clusters/<cluster>/primary            {name, host, port, server_id, epoch, promoted_at, promoted_by, previous, fork_gtid}
+//   <prefix>/clusters/<cluster>/primary_lease      {member, instance, epoch, host, port, ttl_ms, renew_deadline_ms, acquired_at} (lease-bound)
 //   <prefix>/clusters/<cluster>/recovery_block     {until, by, epoch, acknowledged}
 //   <prefix>/clusters/<cluster>/lock               {member, purpose, since}          (lease-bound)
 //   <prefix>/clusters/<cluster>/members/<name>     the member's view                 (lease-bound)
@@ -15,9 +16,12 @@ import { z } from 'zod';
 export interface ClusterKeys {
   readonly root: string;
   readonly primary: string;
+  /** Held by the primary's agent under its own lease: while it exists, nobody may promote. */
+  readonly primaryLease: string;
   readonly recoveryBlock: string;
   readonly lock: string;
   readonly membersPrefix: string;
+  readonly intentsPrefix: string;
   member(name: string): string;
   intent(name: string): string;
   history(epoch: number): string;
@@ -28,9 +32,11 @@ export function clusterKeys(prefix: string, cluster: string): ClusterKeys {
   return {
     root,
     primary: `${root}/primary`,
+    primaryLease: `${root}/primary_lease`,
     recoveryBlock: `${root}/recovery_block`,
     lock: `${root}/lock`,
     membersPrefix: `${root}/members/`,
+    intentsPrefix: `${root}/intents/`,
     member: (name) => `${root}/members/${name}`,
     intent: (name) => `${root}/intents/${name}`,
     // Zero-padded so a prefix listing sorts by epoch.
@@ -48,9 +54,29 @@ export const primaryRecordSchema = z.object({
   /** Who wrote it: "<member>/<intent id>", or "<member>/bootstrap". */
   promoted_by: z.string(),
   previous: z.object({ name: z.string(), epoch: z.number().int(), host: z.string().optional(), port: z.number().int().optional() }).nullable().default(null),
+  /**
+   * The GTID position the new primary started from (what it had received from
+   * the old one). Anything an old primary holds beyond it was written after
+   * the fork: errant. Absent on bootstrap records and records of older agents.
+   */
+  fork_gtid: z.string().nullable().optional(),
 }).passthrough();
 
 export type PrimaryRecord = z.output<typeof primaryRecordSchema>;
+
+export const primaryLeaseSchema = z.object({
+  member: z.string(),
+  /** Random per agent process: tells a restarted agent's old key from a clone's live one. */
+  instance: z.string(),
+  epoch: z.number().int(),
+  host: z.string(),
+  port: z.number().int(),
+  ttl_ms: z.number(),
+  renew_deadline_ms: z.number(),
+  acquired_at: z.string(),
+}).passthrough();
+
+export type PrimaryLeaseRecord = z.output<typeof primaryLeaseSchema>;
 
 export const recoveryBlockSchema = z.object({
   /** Epoch ms. */
@@ -78,7 +104,7 @@ export class RecordFormatError extends Error {
   readonly code = 'VIGIL_E_ETCD_RECORD';
 }
 
-function parse<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, key: string, raw: Buffer): T {
+export function parseRecord<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, key: string, raw: Buffer): T {
   let json: unknown;
   try { json = JSON.parse(raw.toString('utf8')); } catch { throw new RecordFormatError(`${key} is not JSON; fix or delete it with etcdctl`); }
   const r = schema.safeParse(json);
@@ -88,7 +114,7 @@ function parse<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, key: string, raw:
 
 async function readKey<T>(client: Etcd3, key: string, schema: z.ZodType<T, z.ZodTypeDef, unknown>): Promise<Versioned<T> | undefined> {
   const kv = (await client.get(key).exec()).kvs[0];
-  return kv ? { value: parse(schema, key, kv.value), modRevision: kv.mod_revision } : undefined;
+  return kv ? { value: parseRecord(schema, key, kv.value), modRevision: kv.mod_revision } : undefined;
 }
 
 export function readPrimary(client: Etcd3, keys: ClusterKeys): Promise<Versioned<PrimaryRecord> | undefined> {
@@ -156,4 +182,18 @@ export async function acknowledgeRecoveryBlock(client: Etcd3, keys: ClusterKeys,
     if (res.succeeded) return { acknowledged: true, block: next };
   }
   throw new Error(`${keys.recoveryBlock} kept changing while it was acknowledged; try again`);
+}
+
+/**
+ * A promoting candidate takes the primary lease key under its lock's lease,
+ * if the key is absent and the record is still at the revision it read: the
+ * old primary's agent can then no longer take it and unfence. Resolves false
+ * when either changed.
+ */
+export async function takePrimaryLeaseForPromotion(client: Etcd3, keys: ClusterKeys, leaseId: string, recordRevision: string | undefined,
+  value: PrimaryLeaseRecord): Promise<boolean> {
+  const txn = client.if(keys.primaryLease, 'Create', '==', 0);
+  if (recordRevision === undefined) txn.and(keys.primary, 'Create', '==', 0);
+  else txn.and(keys.primary, 'Mod', '==', recordRevision);
+  return (await txn.then(client.put(keys.primaryLease).value(JSON.stringify(value)).lease(leaseId)).commit()).succeeded;
 }

@@ -15,6 +15,8 @@ export interface LockHolder {
 export interface HeldLock {
   readonly key: string;
   readonly holder: LockHolder;
+  /** The lease the lock key is bound to: other keys bound to it go when the lock does. */
+  readonly leaseId: string;
   /** Local time until which the lease is certainly alive (last renewal sent + TTL). */
   validUntil(): number;
   /** true while the lease is alive for at least `marginMs` more. */
@@ -31,7 +33,7 @@ function errText(err: unknown): string {
   return err instanceof Error ? err.message.replace(/\s+/g, ' ').slice(0, 200) : String(err);
 }
 
-function parseHolder(raw: Buffer | undefined): LockHolder | undefined {
+export function parseHolder(raw: Buffer | undefined): LockHolder | undefined {
   if (!raw) return undefined;
   try {
     const v = JSON.parse(raw.toString('utf8')) as Partial<LockHolder>;
@@ -71,6 +73,7 @@ export async function tryLock(client: Etcd3, key: string, holder: LockHolder, tt
       const lock: HeldLock = {
         key,
         holder,
+        leaseId,
         validUntil: () => (lost ? 0 : renewedFrom + ttlSeconds * 1000),
         valid: (marginMs = 0) => !lost && renewedFrom + ttlSeconds * 1000 - marginMs > Date.now(),
         release: async () => {

@@ -15,6 +15,8 @@ export interface ClaimInput {
   readonly intentId: string;
   readonly endpoint: { readonly host: string; readonly port: number };
   readonly serverId: number | null;
+  /** What the new primary had received from the old one when it took over (see PrimaryRecord.fork_gtid). */
+  readonly forkGtid: string | null;
   readonly recoveryBlockMs: number;
   readonly now: number;
   /** Retry transport failures until then (the lock's validity): after it, the claim is given up. */
@@ -36,6 +38,7 @@ export async function claimPrimary(c: ClaimInput): Promise<ClaimOutcome> {
     name: c.me, host: c.endpoint.host, port: c.endpoint.port, server_id: c.serverId,
     epoch: (prev?.epoch ?? 0) + 1, promoted_at: new Date(c.now).toISOString(), promoted_by: signature(c.me, c.intentId),
     previous: prev ? { name: prev.name, epoch: prev.epoch, host: prev.host, port: prev.port } : null,
+    fork_gtid: c.forkGtid,
   };
   const block: RecoveryBlock | undefined = c.recoveryBlockMs > 0
     ? { until: c.now + c.recoveryBlockMs, by: c.me, epoch: record.epoch, acknowledged: null } : undefined;

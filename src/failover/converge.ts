@@ -3,6 +3,7 @@
 // only authority; a server that disagrees with it is changed, never the record.
 import type { PrimaryRecord } from '../coordination/cluster-records.js';
 import type { ServerState } from '../mysql/server-state.js';
+import { errantPart, parseGtid } from '../mysql/gtid.js';
 import { describeEndpoint } from './view.js';
 
 export type Convergence =
@@ -12,7 +13,13 @@ export type Convergence =
   /** Writable but the record names another member: set read_only. */
   | { readonly kind: 'fence'; readonly detail: string }
   /** A replica of someone other than the recorded primary: repoint it. */
-  | { readonly kind: 'follow'; readonly detail: string; readonly source: { readonly host: string; readonly port: number } };
+  | { readonly kind: 'follow'; readonly detail: string; readonly source: { readonly host: string; readonly port: number } }
+  /** A fenced old primary whose transactions the new primary all has: make it a replica of the new one. */
+  | { readonly kind: 'rejoin'; readonly detail: string; readonly source: { readonly host: string; readonly port: number } }
+  /** A fenced old primary holding transactions the new primary lacks: it stays fenced for an operator. */
+  | { readonly kind: 'errant'; readonly detail: string; readonly errant: string; readonly count: number }
+  /** A replica of the right source whose IO thread would notice a vanished primary host too late. */
+  | { readonly kind: 'tune'; readonly detail: string; readonly netTimeoutSeconds: number };
 
 export interface ConvergeInput {
   readonly me: string;
@@ -20,9 +27,13 @@ export interface ConvergeInput {
   readonly record: PrimaryRecord | undefined;
   /** Whether to write the first record when none exists (config: bootstrap). */
   readonly bootstrap: boolean;
+  /** Whether a fenced old primary may be repointed (replication credentials are configured). */
+  readonly canRejoin: boolean;
+  /** slave_net_timeout replicas should run with (seconds); 0 leaves them alone. */
+  readonly netTimeoutSeconds: number;
 }
 
-export function converge({ me, state, record, bootstrap }: ConvergeInput): Convergence {
+export function converge({ me, state, record, bootstrap, canRejoin, netTimeoutSeconds }: ConvergeInput): Convergence {
   if (!state) return { kind: 'none', detail: 'local server unreachable: nothing to align' };
   const writable = !state.readOnly;
   if (!record) {
@@ -31,21 +42,43 @@ export function converge({ me, state, record, bootstrap }: ConvergeInput): Conve
   }
   const primary = describeEndpoint(record);
   if (record.name === me) {
-    return { kind: 'none', detail: writable ? `this member is the primary (epoch ${record.epoch})`
-      : `the record names this member (epoch ${record.epoch}) but its server is read_only; left as it is for an operator` };
+    // Whether it may take writes is the primary lease's business (primary-guard.ts), not the record's.
+    return { kind: 'none', detail: `this member is the primary (epoch ${record.epoch})${writable ? '' : ', read_only until it holds the primary lease'}` };
   }
   // A second writable server is the split brain fencing exists for; it comes
   // first, even before repointing, because every second it takes writes counts.
   if (writable) {
     return { kind: 'fence', detail: `the record names ${record.name} (${primary}) at epoch ${record.epoch}, yet the local server is writable` };
   }
-  if (!state.replica) {
-    return { kind: 'none', detail: `fenced: read_only, not a replica; rejoin it to ${record.name} (${primary}) by hand once its data is checked` };
-  }
+  if (!state.replica) return rejoinOrStay(state, record, canRejoin);
   const r = state.replica;
   if (r.sourceHost !== record.host || r.sourcePort !== record.port) {
     return { kind: 'follow', detail: `replicates from ${r.sourceHost}:${r.sourcePort ?? '?'}; the primary is ${record.name} (${primary}) at epoch ${record.epoch}`,
       source: { host: record.host, port: record.port } };
   }
+  if (netTimeoutSeconds > 0 && state.netTimeoutSeconds > netTimeoutSeconds) {
+    return { kind: 'tune', netTimeoutSeconds, detail: `slave_net_timeout is ${state.netTimeoutSeconds}s: its IO thread would notice a vanished primary host that late; `
+      + `setting ${netTimeoutSeconds}s with a ${netTimeoutSeconds / 2}s heartbeat (replica_net_timeout)` };
+  }
   return { kind: 'none', detail: `follows ${record.name} (${primary}) at epoch ${record.epoch}` };
+}
+
+/** A read_only server that replicates from nobody: an old primary (or a new, empty server). */
+function rejoinOrStay(state: ServerState, record: PrimaryRecord, canRejoin: boolean): Convergence {
+  const primary = `${record.name} (${describeEndpoint(record)})`;
+  if (!record.fork_gtid && record.fork_gtid !== '') {
+    return { kind: 'none', detail: `fenced: read_only, not a replica; the record (epoch ${record.epoch}) has no fork position to check it against, so rejoin it to ${primary} by hand once its data is checked` };
+  }
+  let errant: string;
+  let count: number;
+  try {
+    ({ text: errant, count } = errantPart(parseGtid(state.flavor, state.binlog), parseGtid(state.flavor, record.fork_gtid)));
+  } catch (err) {
+    return { kind: 'none', detail: `fenced: cannot compare its GTIDs with the fork position (${(err as Error).message}); rejoin it by hand` };
+  }
+  if (errant) {
+    return { kind: 'errant', errant, count, detail: `fenced: holds transactions ${primary} never received (errant: ${errant}); it stays read_only and out of the cluster until an operator deals with them (docs/runbooks.md#errant-transactions)` };
+  }
+  if (!canRejoin) return { kind: 'none', detail: `fenced: no errant transactions, but rejoining it to ${primary} needs \`replication:\` credentials in the mysql_promote action` };
+  return { kind: 'rejoin', source: { host: record.host, port: record.port }, detail: `fenced old primary with no errant transactions (binlog ${state.binlog || 'empty'} within the fork position ${record.fork_gtid || 'empty'}): rejoining it to ${primary}` };
 }

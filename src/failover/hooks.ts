@@ -42,3 +42,15 @@ export async function runHook(spec: HookSpec, phase: 'pre_promote' | 'post_promo
   const ok = !r.spawnError && !r.timedOut && r.code === 0;
   return { ok, detail: `${phase} ${describeEnd(basename(spec.command[0]), r, spec.timeoutMs)}`, output: r.output };
 }
+
+/** on_fence: told that this member fenced its own server (lost primary lease); the reason is in VIGIL_FENCE_REASON. */
+export async function runFenceHook(settings: { readonly cluster: string; readonly onFence?: HookSpec }, env: NodeJS.ProcessEnv, why: string): Promise<HookOutcome | undefined> {
+  const spec = settings.onFence;
+  if (!spec) return undefined;
+  const r = await runCommand(spec.command, {
+    env: { ...env, VIGIL_ACTION: 'mysql_promote', VIGIL_PHASE: 'on_fence', VIGIL_CLUSTER: settings.cluster, VIGIL_FENCE_REASON: why },
+    timeoutMs: spec.timeoutMs, limitBytes: OUTPUT_LIMIT,
+  });
+  const ok = !r.spawnError && !r.timedOut && r.code === 0;
+  return { ok, detail: `on_fence ${describeEnd(basename(spec.command[0]), r, spec.timeoutMs)}`, output: r.output };
+}

@@ -12,6 +12,7 @@ import { ReplicaStatusReader } from '../probes/mysql-replica-status.js';
 import { readHeartbeats, type HeartbeatTable } from '../probes/mysql-heartbeat-table.js';
 import { heartbeatLag } from '../probes/mysql-replication-verdict.js';
 import { readServerState, type ServerState } from '../mysql/server-state.js';
+import { detectFlavor, fenceLocal, killClientSessions } from '../mysql/fencing.js';
 
 export interface Measurement {
   readonly at: number;
@@ -48,6 +49,10 @@ function loadLag(file: string | undefined): LagMemory | undefined {
 export class LocalServer {
   // Kept open between loops: a reading every 500 ms should not cost a login each time.
   private readonly reading: MysqlConnector;
+  // A second kept connection, only for fencing: when the lease is lost the
+  // fence must not wait behind a reading nor pay a login (a stalled host and
+  // its mysqld wake up together; every millisecond takes writes).
+  private readonly fencing: MysqlConnector;
   private readonly reader = new ReplicaStatusReader();
   private lag: LagMemory | undefined;
   private last: Measurement | undefined;
@@ -56,6 +61,7 @@ export class LocalServer {
 
   constructor(private readonly opts: LocalServerOptions) {
     this.reading = new MysqlConnector(opts.target, true);
+    this.fencing = new MysqlConnector(opts.target, true);
     this.lag = loadLag(opts.lagFile);
     this.saved = this.lag;
   }
@@ -124,7 +130,35 @@ export class LocalServer {
     return res.ok ? { ok: true, value: res.value } : { ok: false, error: res.message };
   }
 
+  /** Opens (or checks) the fencing connection ahead of need; cheap, so the primary does it every loop. */
+  async readyFence(): Promise<void> {
+    await this.fencing.run(AbortSignal.timeout(this.opts.timeoutMs), this.opts.timeoutMs, (link) => link.query('SELECT 1'));
+  }
+
+  /**
+   * read_only (super_read_only on MySQL), then kill the sessions read_only
+   * stops, on the kept fencing connection; once more on a fresh one if that
+   * connection had died.
+   */
+  async fence(timeoutMs: number): Promise<{ ok: true; statements: string[]; killed: number } | { ok: false; error: string }> {
+    const body = async (link: MysqlLink) => {
+      const flavor = this.last?.state?.flavor ?? await detectFlavor(link);
+      const statements = await fenceLocal(link, flavor);
+      return { statements, killed: await killClientSessions(link) };
+    };
+    const deadline = Date.now() + timeoutMs;
+    let res = await this.fencing.run(AbortSignal.timeout(timeoutMs), timeoutMs, body);
+    if (!res.ok && deadline - Date.now() > 50) {
+      const fresh = new MysqlConnector(this.opts.target, false);
+      const left = deadline - Date.now();
+      res = await fresh.run(AbortSignal.timeout(left), left, body);
+      await fresh.close();
+    }
+    return res.ok ? { ok: true, ...res.value } : { ok: false, error: res.message };
+  }
+
   async close(): Promise<void> {
     await this.reading.close();
+    await this.fencing.close();
   }
 }

@@ -67,7 +67,7 @@ export async function executePromotion(member: ClusterMember, d: FailoverDeps, p
   }
   const claim = await claimPrimary({
     client: d.client, keys: member.keys, base: p.base, me: member.name, intentId: ctx.intentId, endpoint: s.advertise,
-    serverId: p.self.server_id, recoveryBlockMs: s.recoveryBlockMs, now: d.now(), deadline: p.lock.validUntil(),
+    serverId: p.self.server_id, forkGtid: p.self.gtid_received, recoveryBlockMs: s.recoveryBlockMs, now: d.now(), deadline: p.lock.validUntil(),
   });
   if (claim.kind !== 'won') {
     // Two writable servers are worse than none: step back at once.
@@ -82,9 +82,13 @@ export async function executePromotion(member: ClusterMember, d: FailoverDeps, p
   await clearIntent(d.client, member.keys, member.name).catch(() => undefined);
   const parts = [`promoted ${member.name} (${s.advertise.host}:${s.advertise.port}) to primary at epoch ${claim.record.epoch} in ${promotedMs} ms (${sql.value.join('; ')})`];
   log.add('promotion', true, parts[0]);
-  parts.push(await fenceOldPrimary(member, p.primary.host, p.primary.port, s.fenceTimeoutMs));
-  if (s.postPromote) {
-    const post = await runHook(s.postPromote, 'post_promote', d.env, pctx);
+  // The writer endpoint must not wait on a dead host: post_promote runs beside the best-effort fence.
+  const [fence, post] = await Promise.all([
+    fenceOldPrimary(member, p.primary.host, p.primary.port, s.fenceTimeoutMs),
+    s.postPromote ? runHook(s.postPromote, 'post_promote', d.env, pctx) : Promise.resolve(undefined),
+  ]);
+  parts.push(fence);
+  if (post) {
     parts.push(post.ok ? post.detail : `WARNING ${post.detail}`);
     log.add('promotion', post.ok, post.detail);
   }

@@ -8,7 +8,7 @@
 // primary and runs post_promote.
 import type { MemberView } from './view.js';
 import { checkLag, chooseCandidate, corroborate, type PrimaryRef } from './candidate.js';
-import { readPrimary, readRecoveryBlock, blockActive, type PrimaryRecord, type Versioned } from '../coordination/cluster-records.js';
+import { blockActive, takePrimaryLeaseForPromotion, type PrimaryRecord, type RecoveryBlock, type Versioned } from '../coordination/cluster-records.js';
 import { tryLock, type HeldLock } from '../coordination/lock.js';
 import { waitApplied } from '../mysql/promotion.js';
 import type { PrecheckResult, PrecheckReason } from '../actions/types.js';
@@ -27,7 +27,7 @@ export interface Prepared {
 
 type Evaluation =
   | { readonly ok: false; readonly reason: PrecheckReason; readonly detail: string }
-  | { readonly ok: true; readonly base: Versioned<PrimaryRecord> | undefined; readonly primary: PrimaryRef; readonly self: MemberView };
+  | { readonly ok: true; readonly base: Versioned<PrimaryRecord> | undefined; readonly primary: PrimaryRef; readonly self: MemberView; readonly block: RecoveryBlock | undefined };
 
 export class GateLog {
   private notes: GateNote[] = [];
@@ -47,43 +47,50 @@ function refuse(log: GateLog, gate: GateName, reason: PrecheckReason, detail: st
   return { ok: false, reason, detail };
 }
 
-/** Gates 1 and 2 on fresh data: our own measurement, every view and the record from etcd. */
+/**
+ * Gates 1 and 2 on fresh data: the member loop's own measurement and its
+ * one snapshot of the cluster, taken just now (one etcd read, so an etcd
+ * that is away costs one deadline and is named as the reason at once).
+ */
 export async function evaluate(member: ClusterMember, d: FailoverDeps, log: GateLog): Promise<Evaluation> {
   await member.tick();
   const self = member.latestView();
+  const read = member.latestRead();
   if (!self) return refuse(log, 'corroboration', 'not_corroborated', 'the local server has not been measured yet');
-  let base: Versioned<PrimaryRecord> | undefined;
-  let views: MemberView[] = [self];
-  let etcdDown: string | undefined;
-  try {
-    base = await readPrimary(d.client, member.keys);
-    const all = await member.readViews();
-    member.roster.observe(all, d.now());
-    views.push(...all.filter((v) => v.name !== member.name));
-  } catch (err) {
-    etcdDown = (err as Error).message.replace(/\s+/g, ' ').slice(0, 200);
-    views = [self];
+  if (!read || 'error' in read) {
+    return refuse(log, 'corroboration', 'lock_unavailable', `${read?.error ?? 'etcd not read yet'}: without etcd this member can neither hear the others, `
+      + 'nor see the primary lease, nor take the lock, and it never promotes blind (the primary, cut off the same way, fences itself)');
   }
+  const conflict = member.identityConflict();
+  if (conflict) return refuse(log, 'corroboration', 'precheck_failed', conflict);
+  const snap = read.snapshot;
+  const base = snap.primary;
+  const views: MemberView[] = [self, ...member.parseViews(snap).filter((v) => v.name !== member.name)];
   const primary: PrimaryRef | undefined = base ? { name: base.value.name, host: base.value.host, port: base.value.port }
     : self.source ? { host: self.source.host, port: self.source.port } : undefined;
   if (!primary) return refuse(log, 'corroboration', 'not_corroborated', 'no primary record and the local server is not a replica: no primary to replace');
   const c = corroborate({ self: member.name, views, primary, now: d.now(), staleAfterMs: member.settings.viewStaleAfterMs });
-  if (!c.ok) return refuse(log, 'corroboration', 'not_corroborated', c.detail);
-  if (etcdDown) return refuse(log, 'corroboration', 'lock_unavailable', `etcd unreachable (${etcdDown}): cannot hear the other members nor take the lock`);
+  const lease = snap.primaryLease;
+  if (lease) {
+    const l = lease.value;
+    return refuse(log, 'corroboration', 'not_corroborated', `the primary lease is held by ${l.member} (epoch ${l.epoch}): its agent is alive and fences its server `
+      + `before the lease can expire, so a promotion waits until the lease is released or expires (ttl ${l.ttl_ms / 1000}s); ${c.ok ? 'every replica lost the primary' : c.detail}`);
+  }
+  if (!c.ok) return refuse(log, 'corroboration', 'not_corroborated', `${c.detail} (the primary lease is gone: expired or released)`);
   const grace = member.settings.viewStaleAfterMs;
   const away = member.roster.waitingFor(d.now(), grace, [member.name, ...(primary.name ? [primary.name] : [])]);
   if (away.length > 0) {
     return refuse(log, 'corroboration', 'not_corroborated', `waiting for the view of ${away.map((a) => `${a.name} (missing for ${(a.missingForMs / 1000).toFixed(1)}s)`).join(', ')}: `
       + `a replica is left out only after ${grace / 1000}s (view_stale_after), in case its agent or etcd is just coming back`);
   }
-  log.add('corroboration', true, c.detail);
+  log.add('corroboration', true, `${c.detail}; no primary lease (expired or released)`);
   const choice = chooseCandidate({ self: member.name, views, primary, now: d.now(), staleAfterMs: member.settings.viewStaleAfterMs });
   if (!choice.candidate) return refuse(log, 'candidate', 'precheck_failed', `no candidate: ${choice.detail}`);
   if (choice.candidate.name !== member.name) {
     return refuse(log, 'candidate', 'precheck_failed', `standing by: ${choice.candidate.name} is the candidate (${choice.detail}); this member follows it once promoted`);
   }
   log.add('candidate', true, choice.detail);
-  return { ok: true, base, primary, self };
+  return { ok: true, base, primary, self, block: snap.recoveryBlock?.value };
 }
 
 /** Gates 1-4. On success the lock is held: the caller keeps `prepared` and must release it. */
@@ -113,17 +120,23 @@ export async function runGates(member: ClusterMember, d: FailoverDeps, log: Gate
     return fail(refuse(log, 'recheck', 'not_corroborated', `the primary record changed while locking (now ${r ? `${r.name} at epoch ${r.epoch}` : 'none'}): already handled`));
   }
   log.add('recheck', true, 'primary still dead, record unchanged, still the candidate');
-  try {
-    const block = await readRecoveryBlock(d.client, member.keys);
-    if (blockActive(block?.value, d.now())) {
-      const b = block!.value;
-      return fail(refuse(log, 'recovery_block', 'precheck_failed', `recovery block active until ${new Date(b.until).toISOString()} (set by ${b.by} at epoch ${b.epoch}); `
-        + `an operator lifts it with POST /v1/clusters/${member.settings.cluster}/acknowledge`));
-    }
-    log.add('recovery_block', true, block ? (block.value.acknowledged ? `acknowledged by ${block.value.acknowledged.by}` : 'expired') : 'none');
-  } catch (err) {
-    return fail(refuse(log, 'recovery_block', 'lock_unavailable', `cannot read the recovery block: ${(err as Error).message.slice(0, 200)}`));
+  const b = again.block;
+  if (blockActive(b, d.now())) {
+    return fail(refuse(log, 'recovery_block', 'precheck_failed', `recovery block active until ${new Date(b!.until).toISOString()} (set by ${b!.by} at epoch ${b!.epoch}); `
+      + `an operator lifts it with POST /v1/clusters/${member.settings.cluster}/acknowledge`));
   }
+  log.add('recovery_block', true, b ? (b.acknowledged ? `acknowledged by ${b.acknowledged.by}` : 'expired') : 'none');
+  // The primary lease, bound to our lock: from here on the old primary's agent cannot take it back and unfence.
+  const claimed = await takePrimaryLeaseForPromotion(d.client, member.keys, got.lock.leaseId, again.base?.modRevision, {
+    member: member.name, instance: member.guard.instance, epoch: (again.base?.value.epoch ?? 0) + 1,
+    host: member.settings.advertise.host, port: member.settings.advertise.port,
+    ttl_ms: member.settings.primaryLease.ttlMs, renew_deadline_ms: member.settings.primaryLease.renewDeadlineMs, acquired_at: new Date(d.now()).toISOString(),
+  }).catch((err: Error) => `etcd: ${err.message.slice(0, 200)}`);
+  if (claimed !== true) {
+    return fail(refuse(log, 'recheck', claimed === false ? 'not_corroborated' : 'lock_unavailable',
+      claimed === false ? 'the primary lease or record changed while locking: the primary\'s agent is back' : `cannot take the primary lease: ${claimed}`));
+  }
+  log.add('recheck', true, `holding ${member.keys.primaryLease} under the lock's lease`);
 
   const self = again.self;
   const lag = checkLag(self, member.settings.maxLagMs, d.now());

@@ -8,7 +8,7 @@
 //   record unchanged, server promoted        → finish it: lock, claim the record, writable
 //                                              (or, losing the lock/race, fence it)
 import type { ReconcileResult } from '../actions/types.js';
-import { clearIntent, readIntent, readPrimary, type PrimaryRecord } from '../coordination/cluster-records.js';
+import { clearIntent, readIntent, readPrimary, takePrimaryLeaseForPromotion, type PrimaryRecord } from '../coordination/cluster-records.js';
 import { tryLock } from '../coordination/lock.js';
 import { fenceLocal } from '../mysql/fencing.js';
 import { claimPrimary, signature } from './claim.js';
@@ -68,12 +68,16 @@ export async function resolveOwnIntent(member: ClusterMember, d: FailoverDeps): 
   d.lockHeld(keys.lock, true);
   try {
     const base = await readPrimary(d.client, keys);
-    if (base?.value.epoch !== it.base_epoch) {
+    const leaseTaken = base?.value.epoch === it.base_epoch && await takePrimaryLeaseForPromotion(d.client, keys, got.lock.leaseId, base?.modRevision, {
+      member: me, instance: member.guard.instance, epoch: it.base_epoch + 1, host: member.settings.advertise.host, port: member.settings.advertise.port,
+      ttl_ms: member.settings.primaryLease.ttlMs, renew_deadline_ms: member.settings.primaryLease.renewDeadlineMs, acquired_at: new Date(d.now()).toISOString(),
+    });
+    if (!leaseTaken) {
       const back = await member.local.change(SQL_TIMEOUT_MS, (link) => fenceLocal(link, flavor));
-      return done({ outcome: 'reconciled_failed', detail: `superseded while locking; local server ${back.ok ? 'set read_only' : `NOT set read_only: ${back.error}`}` });
+      return done({ outcome: 'reconciled_failed', detail: `superseded while locking (the record or the primary lease changed); local server ${back.ok ? 'set read_only' : `NOT set read_only: ${back.error}`}` });
     }
     const claim = await claimPrimary({
-      client: d.client, keys, base, me, intentId: it.intent_id, endpoint: member.settings.advertise, serverId: m.state.serverId,
+      client: d.client, keys, base, me, intentId: it.intent_id, endpoint: member.settings.advertise, serverId: m.state.serverId, forkGtid: m.state.applied,
       recoveryBlockMs: member.settings.recoveryBlockMs, now: d.now(), deadline: got.lock.validUntil(),
     });
     if (claim.kind !== 'won') {

@@ -6,6 +6,7 @@ import { duration, hostPort, positiveDuration, resolveSecretFile, secretWithFile
 import { mysqlConnectionFields, mysqlTarget, normalizeMysqlConnection, type MysqlTarget } from '../probes/mysql-connection.js';
 import { HEARTBEAT_DEFAULT_DATABASE, HEARTBEAT_DEFAULT_TABLE, identifier } from '../probes/mysql-heartbeat-table.js';
 import type { SourceCredentials } from '../mysql/follower.js';
+import { FIELD, leaseTimingProblems, type LeaseTiming } from '../coordination/lease-timing.js';
 
 export const CLUSTER_NAME_RE = /^[a-z0-9_-]+$/;
 
@@ -36,6 +37,26 @@ export const mysqlPromoteFields = (env: NodeJS.ProcessEnv) => ({
   }).strict().optional(),
   pre_promote: hook().optional(),
   post_promote: hook().optional(),
+  /**
+   * The primary's agent holds <cluster>/primary_lease under this lease while
+   * its server takes writes; a replica may promote only once the key is
+   * gone. Timing rule: see src/coordination/lease-timing.ts.
+   */
+  primary_lease: z.object({
+    ttl: positiveDuration().default('6s'),
+    renew_interval: positiveDuration().default('1s'),
+    renew_deadline: positiveDuration().default('3s'),
+    fence_within: positiveDuration().default('1500ms'),
+  }).strict().default({}),
+  /** Run after the primary's agent fenced its own server (lost lease): drop a VIP, stop a proxy. */
+  on_fence: hook().optional(),
+  /**
+   * slave_net_timeout vigil sets on replicas it points (and on replicas that
+   * run with a longer one), with MASTER_HEARTBEAT_PERIOD at half of it, so an
+   * IO thread notices a vanished primary host in seconds, not MariaDB's 60 s
+   * default. 0s leaves the servers' settings alone.
+   */
+  replica_net_timeout: duration().default('4s'),
   /** How often the member loop measures, publishes and aligns with the primary record. */
   member_interval: positiveDuration().default('500ms'),
   /** A member view older than this neither confirms nor denies anything. */
@@ -62,6 +83,9 @@ export interface FailoverSettings {
   readonly heartbeat?: { readonly database: string; readonly table: string };
   readonly prePromote?: HookSpec;
   readonly postPromote?: HookSpec;
+  readonly onFence?: HookSpec;
+  readonly primaryLease: LeaseTiming;
+  readonly replicaNetTimeoutMs: number;
   readonly memberIntervalMs: number;
   readonly viewStaleAfterMs: number;
   readonly bootstrap: boolean;
@@ -90,10 +114,21 @@ export function normalizePromoteFields<T extends RawFields>(cfg: T, ctx: z.Refin
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['replication', 'password'], message: 'needs password or password_file' });
     }
   }
+  const timing = leaseTiming(cfg.primary_lease);
+  for (const p of leaseTimingProblems(timing)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['primary_lease', FIELD[p.key]], message: p.message });
+  }
+  if (cfg.replica_net_timeout !== 0 && (cfg.replica_net_timeout < 2000 || cfg.replica_net_timeout % 1000 !== 0)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['replica_net_timeout'], message: 'must be whole seconds, at least 2s (or 0s to leave the servers alone)' });
+  }
   if (cfg.view_stale_after <= cfg.member_interval) {
     ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['view_stale_after'], message: 'must be longer than member_interval' });
   }
   return { ...cfg, local: { ...local, host: undefined, port: undefined }, replication };
+}
+
+function leaseTiming(l: RawFields['primary_lease']): LeaseTiming {
+  return { ttlMs: l.ttl, renewIntervalMs: l.renew_interval, renewDeadlineMs: l.renew_deadline, fenceWithinMs: l.fence_within };
 }
 
 export function failoverSettings(cfg: RawFields): FailoverSettings {
@@ -114,6 +149,9 @@ export function failoverSettings(cfg: RawFields): FailoverSettings {
     heartbeat: cfg.heartbeat,
     prePromote: cfg.pre_promote ? { command: cfg.pre_promote.command, timeoutMs: cfg.pre_promote.timeout } : undefined,
     postPromote: cfg.post_promote ? { command: cfg.post_promote.command, timeoutMs: cfg.post_promote.timeout } : undefined,
+    onFence: cfg.on_fence ? { command: cfg.on_fence.command, timeoutMs: cfg.on_fence.timeout } : undefined,
+    primaryLease: leaseTiming(cfg.primary_lease),
+    replicaNetTimeoutMs: cfg.replica_net_timeout,
     memberIntervalMs: cfg.member_interval,
     viewStaleAfterMs: cfg.view_stale_after,
     bootstrap: cfg.bootstrap,

@@ -37,6 +37,11 @@ export const memberViewSchema = z.object({
   /** Epoch of the primary record this agent has acted on (followed or fenced for). */
   epoch_seen: z.number().int(),
   fenced: z.boolean(),
+  /** Everything in the server's binlog (MariaDB gtid_binlog_pos, MySQL gtid_executed): what a rejoin must check. */
+  gtid_binlog: z.string().nullable().optional(),
+  /** Random per agent process, and when it started: two agents publishing under one name are told apart by these. */
+  instance: z.string().optional(),
+  started_at: z.number().optional(),
   published_at: z.number(),
 }).passthrough();
 

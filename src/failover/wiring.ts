@@ -5,9 +5,10 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/catalogue.js';
 import { createEtcdClient, describeEtcd, memberName, type CoordinationConfig } from '../coordination/etcd-client.js';
 import { FailoverClusters } from './clusters.js';
+import type { MemberControl } from './deps.js';
 
 export function createFailover(cfg: CoordinationConfig | undefined,
-  deps: { logger: Logger; metrics: Metrics; env: NodeJS.ProcessEnv; stateDir: string }): FailoverClusters | undefined {
+  deps: { logger: Logger; metrics: Metrics; env: NodeJS.ProcessEnv; stateDir: string; control: MemberControl }): FailoverClusters | undefined {
   if (!cfg) return undefined;
   const client = createEtcdClient(cfg.etcd);
   const name = memberName(cfg);
@@ -19,6 +20,9 @@ export function createFailover(cfg: CoordinationConfig | undefined,
     lockHeld: (key, held) => a.lockHeld.set({ key }, held ? 1 : 0),
     setEpoch: (cluster, epoch) => a.clusterEpoch.set({ cluster }, epoch),
     setFenced: (cluster, fenced) => a.mysqlFenced.set({ cluster }, fenced ? 1 : 0),
+    setPrimaryLeaseHeld: (cluster, held) => a.primaryLeaseHeld.set({ cluster }, held ? 1 : 0),
+    setErrant: (cluster, count) => a.errantTransactions.set({ cluster }, count),
+    control: deps.control,
     describe: describeEtcd(cfg.etcd), stateDir: deps.stateDir,
   });
 }

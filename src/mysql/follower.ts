@@ -10,10 +10,30 @@ import { executeFirstUnderstood, startReplica, stopReplica } from './statements.
 export interface Endpoint { readonly host: string; readonly port: number }
 export interface SourceCredentials { readonly user: string; readonly password: string }
 
+/**
+ * slave_net_timeout (seconds) and a heartbeat at half of it: the IO thread
+ * notices a source host that vanished without closing its connections
+ * (power loss, partition, frozen VM) within this time instead of MariaDB's
+ * and MySQL's 60 s default. Set globally, before START REPLICA (the IO
+ * thread reads it when it connects).
+ */
+export interface LinkTimeouts { readonly netTimeoutSeconds: number }
+
+function heartbeatSql(prefix: 'MASTER' | 'SOURCE', t: LinkTimeouts | undefined): string {
+  return t ? `, ${prefix}_HEARTBEAT_PERIOD = ${t.netTimeoutSeconds / 2}` : '';
+}
+
+async function setNetTimeout(link: MysqlLink, t: LinkTimeouts | undefined, done: string[]): Promise<void> {
+  if (!t) return;
+  await link.execute(`SET GLOBAL slave_net_timeout = ${Math.round(t.netTimeoutSeconds)}`);
+  done.push(`SET GLOBAL slave_net_timeout = ${Math.round(t.netTimeoutSeconds)}`);
+}
+
 /** Returns the statements as run, for logs and the journal: never the password. */
-export async function repointReplica(link: MysqlLink, flavor: Flavor, source: Endpoint, creds?: SourceCredentials): Promise<string[]> {
+export async function repointReplica(link: MysqlLink, flavor: Flavor, source: Endpoint, creds?: SourceCredentials, timeouts?: LinkTimeouts): Promise<string[]> {
   const done = [await stopReplica(link)];
-  const credSql = (u: string, p: string) => (creds ? `, ${u} = ?, ${p} = ?` : '');
+  await setNetTimeout(link, timeouts, done);
+  const credSql = (u: string, p: string) => `${creds ? `, ${u} = ?, ${p} = ?` : ''}${heartbeatSql(u.startsWith('SOURCE') ? 'SOURCE' : 'MASTER', timeouts)}`;
   const credParams = creds ? [creds.user, creds.password] : [];
   const changed = flavor === 'mariadb'
     ? await executeFirstUnderstood(link, [[
@@ -25,7 +45,34 @@ export async function repointReplica(link: MysqlLink, flavor: Flavor, source: En
       [`CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_AUTO_POSITION = 1${credSql('MASTER_USER', 'MASTER_PASSWORD')}`,
         [source.host, source.port, ...credParams]],
     ]);
-  done.push(`${changed.split(' = ?')[0].replace(/_HOST$/, '')} → ${source.host}:${source.port}${creds ? ` as ${creds.user}` : ''}`);
+  done.push(`${changed.split(' = ?')[0].replace(/_HOST$/, '')} → ${source.host}:${source.port}${creds ? ` as ${creds.user}` : ''}${timeouts ? ` (heartbeat ${timeouts.netTimeoutSeconds / 2}s)` : ''}`);
+  done.push(await startReplica(link));
+  return done;
+}
+
+/**
+ * An old primary becomes a replica of its successor. Its own binlog is its
+ * position (MariaDB: gtid_slave_pos := gtid_binlog_pos; MySQL's auto
+ * position reads gtid_executed by itself). The caller has checked that the
+ * successor holds every one of those transactions.
+ */
+export async function rejoinAsReplica(link: MysqlLink, flavor: Flavor, source: Endpoint, creds: SourceCredentials, timeouts?: LinkTimeouts): Promise<string[]> {
+  const done: string[] = [];
+  if (flavor === 'mariadb') {
+    await link.execute('SET GLOBAL gtid_slave_pos = @@GLOBAL.gtid_binlog_pos');
+    done.push('SET GLOBAL gtid_slave_pos = @@GLOBAL.gtid_binlog_pos');
+  }
+  return [...done, ...await repointReplica(link, flavor, source, creds, timeouts)];
+}
+
+/** A replica whose IO thread would take too long to notice a vanished source: shorten its timeout and heartbeat. */
+export async function shortenLinkTimeout(link: MysqlLink, flavor: Flavor, timeouts: LinkTimeouts): Promise<string[]> {
+  const done = [await stopReplica(link)];
+  await setNetTimeout(link, timeouts, done);
+  const sql = await executeFirstUnderstood(link, flavor === 'mariadb'
+    ? [[`CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD = ${timeouts.netTimeoutSeconds / 2}`]]
+    : [[`CHANGE REPLICATION SOURCE TO SOURCE_HEARTBEAT_PERIOD = ${timeouts.netTimeoutSeconds / 2}`], [`CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD = ${timeouts.netTimeoutSeconds / 2}`]]);
+  done.push(sql);
   done.push(await startReplica(link));
   return done;
 }

@@ -128,6 +128,47 @@ export function compare(a: GtidPosition, b: GtidPosition): Comparison {
   return 'diverged';
 }
 
+/**
+ * What `held` has that `base` lacks, as text (empty when nothing): the errant
+ * transactions of an old primary measured against the position its
+ * successor started from. MariaDB positions name only the last GTID of each
+ * domain; with gtid_strict_mode sequence numbers only grow, so a domain is
+ * errant past the base's seq_no, or at the same seq_no from another server.
+ */
+export function errantPart(held: GtidPosition, base: GtidPosition): { readonly text: string; readonly count: number } {
+  let count = 0n;
+  if (held.flavor === 'mariadb' && base.flavor === 'mariadb') {
+    const out: string[] = [];
+    for (const [d, e] of [...held.domains].sort((x, y) => x[0] - y[0])) {
+      const b = base.domains.get(d);
+      if (!b) { out.push(`domain ${d} up to ${d}-${e.serverId}-${e.seq} (unknown to the new primary)`); count += e.seq; }
+      else if (e.seq > b.seq) { out.push(`${d}-${e.serverId}-${b.seq + 1n}..${e.seq}`); count += e.seq - b.seq; }
+      else if (e.seq === b.seq && e.serverId !== b.serverId) { out.push(`${d}-${e.serverId}-${e.seq} (the new primary has ${d}-${b.serverId}-${b.seq})`); count += 1n; }
+    }
+    return { text: out.join(', '), count: Number(count) };
+  }
+  if (held.flavor === 'mysql' && base.flavor === 'mysql') {
+    const out: string[] = [];
+    for (const [uuid, list] of held.sets) {
+      const have = base.sets.get(uuid) ?? [];
+      const parts: string[] = [];
+      for (const [lo, hi] of list) {
+        let from = lo;
+        for (const [blo, bhi] of have) {
+          if (bhi < from || blo > hi) continue;
+          if (blo > from) { parts.push(blo - 1n === from ? `${from}` : `${from}-${blo - 1n}`); count += blo - from; }
+          from = bhi + 1n;
+          if (from > hi) break;
+        }
+        if (from <= hi) { parts.push(from === hi ? `${from}` : `${from}-${hi}`); count += hi - from + 1n; }
+      }
+      if (parts.length) out.push(`${uuid}:${parts.join(':')}`);
+    }
+    return { text: out.join(','), count: Number(count) };
+  }
+  throw new GtidParseError('cannot compare a MariaDB position with a MySQL one');
+}
+
 /** Transactions in the position: a scalar used only to order diverged positions in messages. */
 export function transactionCount(p: GtidPosition): bigint {
   let n = 0n;

@@ -20,6 +20,8 @@ export interface ServerState {
   readonly received: string;
   /** Everything in this server's binlog (MariaDB gtid_binlog_pos, MySQL gtid_executed). */
   readonly binlog: string;
+  /** slave_net_timeout in seconds: how long an IO thread waits on a silent source. */
+  readonly netTimeoutSeconds: number;
 }
 
 function flag(v: unknown): boolean {
@@ -27,8 +29,9 @@ function flag(v: unknown): boolean {
 }
 
 export async function readServerState(link: MysqlLink, reader: ReplicaStatusReader): Promise<ServerState> {
-  const [base] = await link.query<{ version: string; server_id: number; ro: unknown }>(
-    'SELECT @@version AS version, @@server_id AS server_id, @@read_only AS ro');
+  const [base] = await link.query<{ version: string; server_id: number; ro: unknown; nt: unknown }>(
+    'SELECT @@version AS version, @@server_id AS server_id, @@read_only AS ro, @@GLOBAL.slave_net_timeout AS nt');
+  const netTimeoutSeconds = Number(base.nt);
   const flavor: Flavor = /mariadb/i.test(String(base.version)) ? 'mariadb' : 'mysql';
   const rows = await reader.read(link);
   const replica = rows.find((r) => r.channelName === '') ?? (rows.length === 1 ? rows[0] : undefined);
@@ -39,7 +42,7 @@ export async function readServerState(link: MysqlLink, reader: ReplicaStatusRead
     const received = replica ? mergePositions(applied, parseGtid('mariadb', replica.gtid.ioPos)) : applied;
     return {
       flavor, version: String(base.version), serverId: Number(base.server_id), readOnly: flag(base.ro), superReadOnly: null,
-      replica, applied: formatPosition(applied), received: formatPosition(received), binlog: g.binlog_pos ?? '',
+      replica, applied: formatPosition(applied), received: formatPosition(received), binlog: g.binlog_pos ?? '', netTimeoutSeconds,
     };
   }
   const [g] = await link.query<{ executed: string; sro: unknown }>('SELECT @@GLOBAL.gtid_executed AS executed, @@GLOBAL.super_read_only AS sro');
@@ -47,7 +50,7 @@ export async function readServerState(link: MysqlLink, reader: ReplicaStatusRead
   const received = replica ? mergePositions(applied, parseGtid('mysql', replica.gtid.retrievedSet)) : applied;
   return {
     flavor, version: String(base.version), serverId: Number(base.server_id), readOnly: flag(base.ro), superReadOnly: flag(g.sro),
-    replica, applied: formatPosition(applied), received: formatPosition(received), binlog: formatPosition(applied),
+    replica, applied: formatPosition(applied), received: formatPosition(received), binlog: formatPosition(applied), netTimeoutSeconds,
   };
 }
 

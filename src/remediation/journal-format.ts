@@ -40,13 +40,25 @@ export interface DryRunRecord extends Base {
 }
 export interface ResetRecord extends Base { readonly event: 'breaker_reset'; readonly rule: string }
 export interface PauseRecord extends Base { readonly event: 'pause' | 'resume'; readonly note?: string }
+/**
+ * A write a failover member loop made or withheld on its own server or in
+ * etcd (fence, follow, rejoin, …): an audit trail, not replayed (the record in
+ * etcd is the state), dropped at compaction.
+ */
+export interface ClusterWriteRecord extends Base {
+  readonly event: 'cluster_write';
+  readonly cluster: string;
+  readonly kind: string;
+  readonly outcome: 'started' | 'done' | 'failed' | 'withheld';
+  readonly detail: string;
+}
 
-export type JournalRecord = IntentRecord | OutcomeRecord | DryRunRecord | ResetRecord | PauseRecord;
+export type JournalRecord = IntentRecord | OutcomeRecord | DryRunRecord | ResetRecord | PauseRecord | ClusterWriteRecord;
 
 /** A record without the envelope; the journal adds v, time and ts. */
 export type JournalEntry =
   | Omit<IntentRecord, keyof Base> | Omit<OutcomeRecord, keyof Base> | Omit<DryRunRecord, keyof Base>
-  | Omit<ResetRecord, keyof Base> | Omit<PauseRecord, keyof Base>;
+  | Omit<ResetRecord, keyof Base> | Omit<PauseRecord, keyof Base> | Omit<ClusterWriteRecord, keyof Base>;
 
 export type JournalProblemKind = 'torn_line' | 'corrupt_line' | 'write_failed' | 'rotate_failed';
 export interface JournalProblem {
@@ -56,7 +68,7 @@ export interface JournalProblem {
   readonly time: string;
 }
 
-const EVENTS = new Set(['intent', 'outcome', 'dry_run', 'breaker_reset', 'pause', 'resume']);
+const EVENTS = new Set(['intent', 'outcome', 'dry_run', 'breaker_reset', 'pause', 'resume', 'cluster_write']);
 
 /** A parsed record, or undefined when the line is not one of ours. */
 export function parseRecord(line: string): JournalRecord | undefined {

@@ -79,6 +79,7 @@ export function keepForReplay(records: readonly JournalRecord[], now: number, re
   return records.filter((r) => {
     if (r.event === 'intent' || r.event === 'outcome' || r.event === 'dry_run') return keepIds.has(r.id);
     if (r.event === 'breaker_reset') return resets.has(r);
+    if (r.event === 'cluster_write') return false;
     return r === lastPause;
   });
 }

@@ -218,6 +218,22 @@ export class RemediationRunner {
     return q;
   }
 
+  // ---- the failover member loops' control plane ----------------------------
+
+  isPaused(): boolean { return this.pause.paused; }
+  isDryRun(): boolean { return this.settings?.dryRun ?? false; }
+
+  /** Journals a member loop's write; false when the journal is not open or the write failed. */
+  async journalClusterWrite(w: { cluster: string; kind: string; outcome: 'started' | 'done' | 'failed' | 'withheld'; detail: string }): Promise<boolean> {
+    if (!this.journal) return false;
+    try {
+      await this.journal.append({ event: 'cluster_write', ...w });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   // ---- operator commands (admin API) ----------------------------------------
 
   ruleNames(): string[] {

@@ -34,6 +34,7 @@ function settings(node: MariaNode): FailoverSettings {
     cluster: 'orders', local: { host: '127.0.0.1', port: node.port, user: topo.admin.user, password: topo.admin.password },
     advertise: { host: '127.0.0.1', port: node.port }, priority: 100, maxLagMs: 10_000, catchupTimeoutMs: 10_000,
     recoveryBlockMs: 0, fenceTimeoutMs: 2000, memberIntervalMs: 300, viewStaleAfterMs: 5000, bootstrap: true,
+    primaryLease: { ttlMs: 4000, renewIntervalMs: 500, renewDeadlineMs: 2000, fenceWithinMs: 1000 }, replicaNetTimeoutMs: 4000,
   };
 }
 
@@ -42,7 +43,8 @@ function member(name: string, node: MariaNode): FailoverClusters {
   clients.push(client);
   const set = new FailoverClusters({
     client, prefix: '/m', name, leaseTtlSeconds: 2, logger, env: {}, now: Date.now,
-    lockHeld: () => undefined, setEpoch: () => undefined, setFenced: () => undefined,
+    lockHeld: () => undefined, setEpoch: () => undefined, setFenced: () => undefined, setPrimaryLeaseHeld: () => undefined, setErrant: () => undefined,
+    control: { paused: () => false, dryRun: () => false, journal: async () => true },
   });
   sets.push(set);
   void set.apply([settings(node)]);
