@@ -51,6 +51,21 @@ test('a complete mysql_promote config parses with the documented defaults', () =
   assert.equal(s.memberIntervalMs, 500);
   assert.deepEqual(s.postPromote, { command: ['/usr/local/bin/move-writer'], timeoutMs: 30_000 });
   assert.equal(r.config.coordination?.lease_ttl, 5000);
+  assert.deepEqual(s.primaryLease, { ttlMs: 6000, renewIntervalMs: 1000, renewDeadlineMs: 3000, fenceWithinMs: 1500 });
+  assert.equal(s.replicaNetTimeoutMs, 4000);
+  assert.equal(s.onFence, undefined);
+});
+
+test('the primary lease timing rule is enforced at load, each problem at its key', () => {
+  const bad = problems(base(promote('      primary_lease: { ttl: 4s, renew_interval: 1s, renew_deadline: 3s }\n')));
+  assert.equal(bad.length, 1, bad.join('\n'));
+  assert.match(bad[0], /^remediations\[0\]\.action\.primary_lease\.renew_deadline: renew_deadline 3s \+ fence_within 1\.5s \+ clock margin 0\.5s = 5s exceeds ttl 4s/);
+  const twice = problems(base(promote('      primary_lease: { ttl: 10s, renew_interval: 2s, renew_deadline: 3s }\n')));
+  assert.match(twice.join('\n'), /primary_lease\.renew_deadline: must be at least twice renew_interval \(2s\)/);
+  const frac = problems(base(promote('      primary_lease: { ttl: 2500ms }\n      replica_net_timeout: 1500ms\n')));
+  assert.match(frac.join('\n'), /primary_lease\.ttl: must be whole seconds/);
+  assert.match(frac.join('\n'), /replica_net_timeout: must be whole seconds, at least 2s/);
+  assert.deepEqual(problems(base(promote('      primary_lease: { ttl: 30s, renew_interval: 5s, renew_deadline: 20s, fence_within: 5s }\n      replica_net_timeout: 0s\n      on_fence: { command: [/usr/local/bin/drop-vip] }\n'))), []);
 });
 
 test('local: host and port (as the issue writes them) are the same as address', () => {

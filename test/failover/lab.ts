@@ -25,6 +25,9 @@ export interface AgentOptions {
   readonly recoveryBlock?: string;
   readonly maxLag?: string;
   readonly prePromote?: readonly string[];
+  readonly onFence?: readonly string[];
+  /** A member name other than the agent's own (a cloned config). */
+  readonly memberName?: string;
   readonly extra?: string;
 }
 
@@ -48,15 +51,17 @@ export class AgentProc {
   listenPort = 0;
   adminPort = 0;
 
-  constructor(readonly name: Member, readonly node: MariaNode, readonly proxy: TcpProxy, private readonly lab: Lab) {
-    this.configFile = join(lab.dir, `${name}.yaml`);
-    this.logFile = join(lab.dir, `${name}.log`);
-    this.stateDir = join(lab.dir, `state-${name}`);
+  /** `tag` tells the files of a second agent for the same server (a clone) apart. */
+  constructor(readonly name: Member, readonly node: MariaNode, readonly proxy: TcpProxy, private readonly lab: Lab, tag = '') {
+    this.configFile = join(lab.dir, `${name}${tag}.yaml`);
+    this.logFile = join(lab.dir, `${name}${tag}.log`);
+    this.stateDir = join(lab.dir, `state-${name}${tag}`);
   }
 
   config(o: AgentOptions): string {
     const q = JSON.stringify;
-    const pre = o.prePromote ? `\n      pre_promote: { command: ${q(o.prePromote)}, timeout: 30s }` : '';
+    const pre = (o.prePromote ? `\n      pre_promote: { command: ${q(o.prePromote)}, timeout: 30s }` : '')
+      + (o.onFence ? `\n      on_fence: { command: ${q(o.onFence)}, timeout: 5s }` : '');
     const post = `printf '%s:%s' "$VIGIL_NEW_PRIMARY_HOST" "$VIGIL_NEW_PRIMARY_PORT" > ${this.lab.writerFile}.$$ && mv ${this.lab.writerFile}.$$ ${this.lab.writerFile}`;
     return `agent:
   listen: 127.0.0.1:${this.listenPort}
@@ -68,7 +73,7 @@ admin:
   token_file: ${this.lab.tokenFile}
 coordination:
   etcd: { endpoints: ${q(this.lab.etcd.endpoints)}, prefix: ${q(this.lab.prefix)}, request_timeout: 1s }
-  member_name: ${this.name}
+  member_name: ${o.memberName ?? this.name}
   lease_ttl: 3s
 probes:
   - name: primary
@@ -90,6 +95,8 @@ remediations:
       type: mysql_promote
       cluster: orders
       local: { address: 127.0.0.1:${this.node.port}, user: ${this.lab.topo.admin.user}, password_file: ${this.lab.passwordFile} }
+      replication: { user: ${this.lab.topo.repl.user}, password_file: ${this.lab.replPasswordFile} }
+      primary_lease: { ttl: 4s, renew_interval: 500ms, renew_deadline: 2s, fence_within: 1s }
       priority: ${PRIORITY[this.name]}
       max_lag_on_failover: ${o.maxLag ?? '5s'}
       catchup_timeout: 10s
@@ -163,6 +170,7 @@ export class Lab {
   writerFile!: string;
   tokenFile!: string;
   passwordFile!: string;
+  replPasswordFile!: string;
   private readonly onExit = () => { for (const c of this.children) c.kill('SIGKILL'); };
 
   private constructor(readonly dir: string, readonly etcd: EtcdCluster, readonly topo: MariaTopology) {
@@ -178,6 +186,8 @@ export class Lab {
     lab.passwordFile = join(dir, 'db.pw');
     await writeFile(lab.tokenFile, TOKEN, { mode: 0o600 });
     await writeFile(lab.passwordFile, topo.admin.password, { mode: 0o600 });
+    lab.replPasswordFile = join(dir, 'repl.pw');
+    await writeFile(lab.replPasswordFile, topo.repl.password, { mode: 0o600 });
     lab.client = new Etcd3({ hosts: etcd.endpoints });
     const nodes = [topo.primary, ...topo.replicas];
     const agents = {} as Record<Member, AgentProc>;
@@ -247,6 +257,16 @@ export class Lab {
       if (this.agents[m].running()) n += await this.agents[m].metric('vigil_remediation_actions_total', { action: 'mysql_promote', outcome: 'succeeded' });
     }
     return n;
+  }
+
+  /** The agents rejoin a fenced old primary by themselves: wait until it replicates from `source`, verified and unfenced. */
+  async rejoined(old: Member, source: Member): Promise<void> {
+    await until(`${old} rejoined to ${source} by its agent`, async () => {
+      const [s] = await this.node(old).query<Record<string, unknown>>('SHOW REPLICA STATUS');
+      return !!s && Number(s.Master_Port) === this.node(source).port && s.Slave_IO_Running === 'Yes' && s.Slave_SQL_Running === 'Yes';
+    }, 30_000);
+    await until(`${old} no longer reported fenced`, async () => (await this.agents[old].metric('vigil_mysql_fenced', { cluster: 'orders' })) === 0, 15_000);
+    await this.topo.waitReplicaCaughtUp(this.node(old), 20_000);
   }
 
   /** An operator's rejoin of a fenced old primary: its own binlog is its position, then follow `source`. */

@@ -77,10 +77,15 @@ test('candidate lagging beyond max_lag_on_failover: no promotion, precheck_faile
     assert.match(s.detail, new RegExp(`standing by: ${candidate} is the candidate`));
     await noPromotion(rec.epoch, 4000);
   } finally {
+    // The primary comes back FIRST, and holds its lease again, before the delay is undone: CHANGE MASTER
+    // purges the candidate's relay log, so with the primary still dead the other replica became the most
+    // advanced one and was (rightly) promoted whenever this cleanup ran slowly, as under CI's load. That was
+    // the "replica2 does not replicate from a node of this topology" failure: the harness, not the product.
+    if (!lab.node(current).isRunning()) await lab.node(current).start({ readOnly: false });
+    await until(`${current} holds the primary lease again`, async () => (await lab.agents[current].metric('vigil_mysql_primary_lease_held', { cluster: 'orders' })) === 1, 20_000);
     await c.query('STOP REPLICA');
     await c.query('CHANGE MASTER TO MASTER_DELAY = 0');
     await c.query('START REPLICA');
-    if (!lab.node(current).isRunning()) await lab.node(current).start({ readOnly: false });
   }
   // The record still names the old primary: back, it is the primary again (not fenced).
   await caughtUp(lab, current);
@@ -133,7 +138,7 @@ async function failoverAlreadyUnderway(epoch: number, expected: Member): Promise
   assert.equal((await lab.record())?.epoch, epoch + 1);
   await lab.node(old).start({ readOnly: false });
   await until(`${old} fenced`, async () => (await lab.readOnly(old)) === 1, 15_000, 50);
-  await lab.rejoin(old, expected);
+  await lab.rejoined(old, expected);
   await lab.settled(expected);
   return expected;
 }
@@ -175,7 +180,7 @@ test('the promoting agent SIGKILLed right after journalling its intent: reconcil
   assert.equal(await lab.client.get(lab.keys().intent(expected)).string(), null, 'the etcd intent is cleared');
   await lab.node(old).start({ readOnly: false });
   await until(`${old} fenced`, async () => (await lab.readOnly(old)) === 1, 15_000, 50);
-  await lab.rejoin(old, promoted);
+  await lab.rejoined(old, promoted);
   current = promoted;
   await lab.restartAgents({});
   await lab.settled(current);
