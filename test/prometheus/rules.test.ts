@@ -33,7 +33,7 @@ const ALLOWED_METRICS = new Set([
   'vigil_http_status_code', 'vigil_tls_cert_expiry_timestamp_seconds',
   'vigil_disk_avail_bytes', 'vigil_disk_size_bytes', 'vigil_disk_inodes_free_ratio', 'vigil_disk_readonly',
   'vigil_mysql_replication_lag_seconds', 'vigil_mysql_replica_io_running', 'vigil_mysql_replica_sql_running',
-  'vigil_mysql_replica_last_errno', 'vigil_mysql_cluster_epoch',
+  'vigil_mysql_replica_last_errno', 'vigil_mysql_cluster_epoch', 'vigil_mysql_fenced', 'vigil_mysql_primary_lease_held', 'vigil_mysql_errant_transactions',
   'vigil_remediation_actions_total', 'vigil_remediation_blocked_total', 'vigil_remediation_breaker_open',
   'vigil_remediation_last_action_timestamp_seconds', 'vigil_remediation_paused', 'vigil_maintenance_active',
   'vigil_build_info', 'vigil_config_last_reload_successful', 'vigil_config_last_reload_success_timestamp_seconds',
