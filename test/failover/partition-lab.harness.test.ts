@@ -115,7 +115,7 @@ test('etcd keeps quorum with one member cut; the cut member cannot serve', async
     console.log(`# etcd leader ${host} cut: a put succeeded ${ms} ms later`);
     const only = new Etcd3({ hosts: [leader.endpoint], dialTimeout: 500 });
     try {
-      await assert.rejects(only.put('/plab-check/x').value('1').options({ deadline: Date.now() + 1500 }));
+      await assert.rejects(async () => { await only.put('/plab-check/x').value('1').options({ deadline: Date.now() + 1500 }); });
     } finally { only.close(); }
   } finally {
     await lab.heal(host);
