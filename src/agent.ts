@@ -17,7 +17,7 @@ import type { CommonProbeConfig } from './probes/definition.js';
 import type { Probe, ProbeResult } from './probes/types.js';
 import { buildApp } from './server/app.js';
 import type { AgentView, ReloadOutcome } from './server/view.js';
-import { ACTION_TYPES } from './actions/registry.js';
+import { ACTION_TYPES, actionTypes } from './actions/registry.js';
 import { RemediationRunner } from './remediation/runner.js';
 import { buildAdminApp } from './server/admin.js';
 import { createFailover } from './failover/wiring.js';
@@ -78,7 +78,7 @@ export class Agent implements AgentView {
     };
     this.failover = createFailover(opts.config.coordination, { logger: opts.logger, metrics: this.metrics, env: opts.env, stateDir: opts.config.agent.state_dir, control });
     this.remediation = new RemediationRunner({
-      logger: opts.logger, metrics: this.metrics, env: opts.env, actionDeps: { failover: this.failover },
+      logger: opts.logger, metrics: this.metrics, env: opts.env, actionTypes: actionTypes({ failover: () => this.failover }),
       health: (probe) => {
         const s = this.status.current(probe);
         return s?.last ? { consecutiveFailures: s.health.consecutiveFailures, lastAt: s.last.at } : undefined;

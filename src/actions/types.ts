@@ -5,7 +5,6 @@
 import type { z } from 'zod';
 import type { Logger } from 'pino';
 import type { SchemaContext } from '../probes/definition.js';
-import type { FailoverClusters } from '../failover/clusters.js';
 
 /**
  * `host`: changes only this host (restart a unit, mark this instance).
@@ -78,8 +77,6 @@ export interface ActionDeps {
   readonly logger: Logger;
   /** The agent's environment (bus addresses, AWS credentials); never process.env directly. */
   readonly env: NodeJS.ProcessEnv;
-  /** The agent's cluster memberships (used by mysql_promote); absent without `coordination:`. */
-  readonly failover?: FailoverClusters;
 }
 
 export type IssueReporter = (path: ReadonlyArray<string | number>, message: string) => void;

@@ -5,9 +5,9 @@
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { acknowledgeRecoveryBlock, clusterKeys } from '../coordination/cluster-records.js';
-import { LocalServer } from './local-server.js';
+import { LocalServer } from '../mysql/local-server.js';
 import { ClusterMember } from './member.js';
-import { GateLog } from './promoter.js';
+import { GateLog } from './promotion-gates.js';
 import { resolveOwnIntent, type Resolution } from './recovery.js';
 import type { FailoverDeps } from './deps.js';
 import type { FailoverSettings } from './settings.js';

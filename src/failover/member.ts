@@ -8,7 +8,7 @@
 // are part of being a member. Repairs pass the remediation control plane
 // (pause, dry-run, journal); fences do not wait for anyone.
 import { randomBytes } from 'node:crypto';
-import { LeasedKey } from '../coordination/member-view.js';
+import { LeasedKey } from '../coordination/leased-key.js';
 import { blockActive, clusterKeys, publishPrimary, type ClusterKeys, type PrimaryRecord, type Versioned } from '../coordination/cluster-records.js';
 import { readCluster, type ClusterSnapshot } from '../coordination/cluster-snapshot.js';
 import { rejoinAsReplica, repointReplica, shortenLinkTimeout } from '../mysql/follower.js';
@@ -17,7 +17,7 @@ import { converge, type Convergence } from './converge.js';
 import { IdentityCheck } from './identity.js';
 import { PrimaryGuard } from './primary-guard.js';
 import { runFenceHook } from './hooks.js';
-import type { LocalServer, Measurement } from './local-server.js';
+import type { LocalServer, Measurement } from '../mysql/local-server.js';
 import { memberViewSchema, type MemberView } from './view.js';
 import { Roster } from './roster.js';
 import type { FailoverDeps } from './deps.js';

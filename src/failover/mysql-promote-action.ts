@@ -1,27 +1,31 @@
 // mysql_promote: promote this host's replica when the cluster's primary is
-// dead — corroborated by every live replica, coordinated through etcd, with
-// the old primary fenced. The gates live in src/failover/promoter.ts, the
-// promotion in promote.ts, crash recovery in recovery.ts; this file adapts
-// them to the remediation engine's precheck / execute / reconcile.
-import { defineAction, type Action, type PrecheckResult } from './types.js';
-import { failoverSettings, mysqlPromoteFields, normalizePromoteFields } from '../failover/settings.js';
-import { runGates, type Prepared } from '../failover/promoter.js';
-import { executePromotion } from '../failover/promote.js';
+// dead — corroborated by every live replica and by the primary lease, coordinated
+// through etcd, with the old primary fenced. The gates live in
+// promotion-gates.ts, the promotion in promotion-steps.ts, crash recovery in
+// recovery.ts; this file adapts them to the remediation engine's precheck /
+// execute / reconcile. The agent's cluster memberships are handed in when the
+// agent composes its action types (the generic action contract knows nothing
+// of failover).
+import { defineAction, type Action, type PrecheckResult } from '../actions/types.js';
+import { failoverSettings, mysqlPromoteFields, normalizePromoteFields } from './settings.js';
+import { runGates, type Prepared } from './promotion-gates.js';
+import { executePromotion } from './promotion-steps.js';
 import { readIntent, readPrimary } from '../coordination/cluster-records.js';
-import { signature } from '../failover/claim.js';
-import { runHook } from '../failover/hooks.js';
-import type { FailoverClusters } from '../failover/clusters.js';
+import { signature } from './claim.js';
+import { runHook } from './hooks.js';
+import type { FailoverClusters } from './clusters.js';
 
 export const NO_COORDINATION = 'VIGIL_E_NO_COORDINATION';
 
-export const mysqlPromoteAction = defineAction({
+export function mysqlPromoteAction(getClusters: () => FailoverClusters | undefined) {
+  return defineAction({
   type: 'mysql_promote',
   scope: 'cluster',
   fields: (ctx) => mysqlPromoteFields(ctx.env),
   normalize: (cfg, ctx) => normalizePromoteFields(cfg, ctx),
-  create(cfg, deps): Action {
+  create(cfg): Action {
     const settings = failoverSettings(cfg);
-    const clusters: FailoverClusters | undefined = deps.failover;
+    const clusters = getClusters();
     const target = `mysql cluster ${settings.cluster}${clusters ? ` (member ${clusters.memberName})` : ''}`;
     let prepared: (Prepared & { unhold: () => void }) | undefined;
 
@@ -104,3 +108,4 @@ export const mysqlPromoteAction = defineAction({
     };
   },
 });
+}

@@ -13,7 +13,7 @@ import { worstCaseActingMs } from '../coordination/lease-timing.js';
 import type { ClusterKeys, PrimaryLeaseRecord } from '../coordination/cluster-records.js';
 import type { ClusterSnapshot } from '../coordination/cluster-snapshot.js';
 import { unfenceLocal } from '../mysql/fencing.js';
-import type { LocalServer, Measurement } from './local-server.js';
+import type { LocalServer, Measurement } from '../mysql/local-server.js';
 import type { FailoverSettings } from './settings.js';
 
 export interface GuardDeps {

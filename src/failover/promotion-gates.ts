@@ -10,7 +10,7 @@ import type { MemberView } from './view.js';
 import { checkLag, chooseCandidate, corroborate, type PrimaryRef } from './candidate.js';
 import { blockActive, takePrimaryLeaseForPromotion, type PrimaryRecord, type RecoveryBlock, type Versioned } from '../coordination/cluster-records.js';
 import { tryLock, type HeldLock } from '../coordination/lock.js';
-import { waitApplied } from '../mysql/promotion.js';
+import { waitApplied } from '../mysql/promote-replica.js';
 import type { PrecheckResult, PrecheckReason } from '../actions/types.js';
 import type { FailoverDeps } from './deps.js';
 import type { ClusterMember } from './member.js';

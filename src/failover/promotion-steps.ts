@@ -4,14 +4,14 @@
 // operator — can tell "never started" from "half done".
 import type { ExecuteResult } from '../actions/types.js';
 import { clearIntent, readPrimary, writeIntent } from '../coordination/cluster-records.js';
-import { MysqlConnector } from '../probes/mysql-connection.js';
+import { MysqlConnector } from '../mysql/connection.js';
 import { fenceLocal, detectFlavor } from '../mysql/fencing.js';
-import { promoteLocal } from '../mysql/promotion.js';
+import { promoteLocal } from '../mysql/promote-replica.js';
 import { claimPrimary } from './claim.js';
 import { runHook, type PromotionContext } from './hooks.js';
 import type { FailoverDeps } from './deps.js';
 import type { ClusterMember } from './member.js';
-import type { GateLog, Prepared } from './promoter.js';
+import type { GateLog, Prepared } from './promotion-gates.js';
 
 const SQL_TIMEOUT_MS = 15_000;
 

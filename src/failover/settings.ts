@@ -3,8 +3,8 @@
 // reads them to run the member loop even when the rule never fires.
 import { z } from 'zod';
 import { duration, hostPort, positiveDuration, resolveSecretFile, secretWithFile } from '../config/fields.js';
-import { mysqlConnectionFields, mysqlTarget, normalizeMysqlConnection, type MysqlTarget } from '../probes/mysql-connection.js';
-import { HEARTBEAT_DEFAULT_DATABASE, HEARTBEAT_DEFAULT_TABLE, identifier } from '../probes/mysql-heartbeat-table.js';
+import { mysqlConnectionFields, mysqlTarget, normalizeMysqlConnection, type MysqlTarget } from '../mysql/connection.js';
+import { HEARTBEAT_DEFAULT_DATABASE, HEARTBEAT_DEFAULT_TABLE, identifier } from '../mysql/heartbeat-table.js';
 import type { SourceCredentials } from '../mysql/follower.js';
 import { FIELD, leaseTimingProblems, type LeaseTiming } from '../coordination/lease-timing.js';
 

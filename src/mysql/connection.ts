@@ -9,8 +9,8 @@ import { z } from 'zod';
 import { formatDuration } from '../config/durations.js';
 import { hostPort, resolveSecretFile, secret } from '../config/fields.js';
 import { tlsConfig, type TlsOptions } from '../config/tls.js';
-import { classifyMysqlError, type MysqlPhase } from './mysql-errors.js';
-import type { FailureReason } from './types.js';
+import { classifyMysqlError, type MysqlPhase } from './errors.js';
+import type { FailureReason } from '../probes/types.js';
 
 export const mysqlConnectionFields = (env: NodeJS.ProcessEnv) => ({
   address: hostPort().optional(),

@@ -2,8 +2,8 @@
 // mysql_replication and mysql_heartbeat probes name the same cause the same
 // way. The phase matters: a server error while logging in is a login problem,
 // the same kind of error after login is a problem with the statement.
-import { classifyNetworkError } from './net-errors.js';
-import type { FailureReason } from './types.js';
+import { classifyNetworkError } from '../probes/net-errors.js';
+import type { FailureReason } from '../probes/types.js';
 
 export type MysqlPhase = 'connect' | 'query';
 

@@ -2,8 +2,8 @@
 // read_only stops ordinary users; on MySQL super_read_only stops SUPER users
 // too. (MariaDB has no super_read_only: users with READ_ONLY ADMIN can still
 // write, which is why vigil's own account should not be the application's.)
-import type { MysqlLink } from '../probes/mysql-connection.js';
-import type { Flavor } from './gtid.js';
+import type { MysqlLink } from './connection.js';
+import { flavorOf, type Flavor } from './flavor.js';
 
 export async function fenceLocal(link: MysqlLink, flavor: Flavor): Promise<string[]> {
   if (flavor === 'mysql') {
@@ -55,5 +55,5 @@ export async function killClientSessions(link: MysqlLink): Promise<number> {
 
 export async function detectFlavor(link: MysqlLink): Promise<Flavor> {
   const [row] = await link.query<{ v: string }>('SELECT @@version AS v');
-  return /mariadb/i.test(String(row?.v)) ? 'mariadb' : 'mysql';
+  return flavorOf(row?.v);
 }

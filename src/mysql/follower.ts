@@ -2,9 +2,9 @@
 // file/position to guess) and check that it really replicates. Credentials
 // are optional: CHANGE MASTER keeps the user and password it had when only
 // the host and port change.
-import type { MysqlLink } from '../probes/mysql-connection.js';
-import type { ReplicaStatusReader } from '../probes/mysql-replica-status.js';
-import type { Flavor } from './gtid.js';
+import type { MysqlLink } from './connection.js';
+import type { ReplicaStatusReader } from './replica-status.js';
+import type { Flavor } from './flavor.js';
 import { executeFirstUnderstood, startReplica, stopReplica } from './statements.js';
 
 export interface Endpoint { readonly host: string; readonly port: number }

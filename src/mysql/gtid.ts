@@ -2,7 +2,9 @@
 // sets), parsed into one comparable shape. Failover ranks replicas by how much
 // of the dead primary's stream they received, so comparison must be exact:
 // "ahead", "behind", "equal" or "diverged" (each has something the other lacks).
-export type Flavor = 'mariadb' | 'mysql';
+import type { Flavor } from './flavor.js';
+
+export type { Flavor };
 
 /** MariaDB: per replication domain, the last seq_no (and the server that wrote it). */
 export interface MariaPosition {

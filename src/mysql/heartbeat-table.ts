@@ -4,7 +4,8 @@
 // and the reader (mysql_replication), so each interoperates with pt-heartbeat
 // on the other side.
 import { z } from 'zod';
-import type { MysqlLink } from './mysql-connection.js';
+import type { MysqlLink } from './connection.js';
+import type { ReplicaStatus } from './replica-status.js';
 
 const IDENT_RE = /^[A-Za-z0-9_$]{1,64}$/;
 export const identifier = () => z.string().regex(IDENT_RE, 'must be a plain identifier ([A-Za-z0-9_$], at most 64 characters)');
@@ -86,4 +87,21 @@ export async function writeHeartbeat(link: MysqlLink, t: HeartbeatTable, serverI
   if (affectedRows > 0) return 'updated';
   await link.execute(`INSERT INTO ${qualified(t)} (ts, server_id) VALUES (?, ?)`, [ts, serverId]);
   return 'inserted';
+}
+
+export interface HeartbeatLag {
+  /** Seconds, or null when unknown (then `why` says why). */
+  readonly seconds: number | null;
+  readonly why?: string;
+}
+
+/** The heartbeat row for a channel: the configured server_id, else the channel's source. */
+export function heartbeatLag(status: ReplicaStatus, snap: HeartbeatSnapshot, table: HeartbeatTable, serverId?: number): HeartbeatLag {
+  const id = serverId ?? status.sourceServerId;
+  if (id === null) return { seconds: null, why: 'the source\'s server_id is unknown (the IO thread never connected); set heartbeat.server_id' };
+  if (!snap.rows.has(id)) return { seconds: null, why: `no heartbeat row for server_id ${id} in ${displayName(table)}` };
+  const ts = snap.rows.get(id);
+  if (ts === undefined) return { seconds: null, why: `heartbeat row for server_id ${id} has an unreadable ts` };
+  // A writer clock slightly ahead of this server's reads as negative lag: it is none.
+  return { seconds: Math.max(0, snap.now - ts) };
 }

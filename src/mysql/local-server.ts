@@ -7,12 +7,11 @@
 // agent restarted while the primary is down still knows it.
 import { readFileSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
-import { MysqlConnector, type MysqlLink, type MysqlTarget } from '../probes/mysql-connection.js';
-import { ReplicaStatusReader } from '../probes/mysql-replica-status.js';
-import { readHeartbeats, type HeartbeatTable } from '../probes/mysql-heartbeat-table.js';
-import { heartbeatLag } from '../probes/mysql-replication-verdict.js';
-import { readServerState, type ServerState } from '../mysql/server-state.js';
-import { detectFlavor, fenceLocal, killClientSessions } from '../mysql/fencing.js';
+import { MysqlConnector, type MysqlLink, type MysqlTarget } from './connection.js';
+import { ReplicaStatusReader } from './replica-status.js';
+import { heartbeatLag, readHeartbeats, type HeartbeatTable } from './heartbeat-table.js';
+import { readServerState, type ServerState } from './server-state.js';
+import { detectFlavor, fenceLocal, killClientSessions } from './fencing.js';
 
 export interface Measurement {
   readonly at: number;

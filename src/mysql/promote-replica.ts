@@ -1,8 +1,8 @@
 // Turning a caught-up replica into the primary, and the catch-up wait before
 // it. The order matters: stop fetching from the old source, forget it (so a
 // restart cannot resume replicating from it), and only then accept writes.
-import type { MysqlLink } from '../probes/mysql-connection.js';
-import type { Flavor } from './gtid.js';
+import type { MysqlLink } from './connection.js';
+import type { Flavor } from './flavor.js';
 import { resetReplicaAll, stopReplica } from './statements.js';
 
 export interface CatchUp { readonly ok: boolean; readonly detail: string; readonly waitedMs: number }

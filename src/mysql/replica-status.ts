@@ -4,12 +4,14 @@
 // REPLICAS|SLAVES STATUS: one row per multi-source connection, Connection_name,
 // Gtid_IO_Pos / Gtid_Slave_Pos). The parser is pure so failover code and tests
 // can feed it rows; the reader only picks the statement the server understands.
-import { ER_PARSE_ERROR, serverErrno } from './mysql-errors.js';
-import type { MysqlLink } from './mysql-connection.js';
+import { ER_PARSE_ERROR, serverErrno } from './errors.js';
+import type { MysqlLink } from './connection.js';
 
 export type ThreadState = 'running' | 'connecting' | 'stopped';
 export const THREAD_STATES: readonly ThreadState[] = ['running', 'connecting', 'stopped'];
-export type Flavor = 'mariadb' | 'mysql';
+import type { Flavor } from './flavor.js';
+
+export type { Flavor };
 
 /** The channel label for the unnamed (single-source) connection. */
 export const DEFAULT_CHANNEL = 'default';

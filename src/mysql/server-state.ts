@@ -1,9 +1,10 @@
 // One reading of a server's replication-relevant state: who it is, whether it
 // takes writes, whom it replicates from, and how far it got (received vs
 // applied GTIDs). The member view and every failover gate are built from it.
-import type { MysqlLink } from '../probes/mysql-connection.js';
-import type { ReplicaStatus, ReplicaStatusReader } from '../probes/mysql-replica-status.js';
-import { formatPosition, mergePositions, parseGtid, type Flavor } from './gtid.js';
+import type { MysqlLink } from './connection.js';
+import type { ReplicaStatus, ReplicaStatusReader } from './replica-status.js';
+import { formatPosition, mergePositions, parseGtid } from './gtid.js';
+import { flavorOf, type Flavor } from './flavor.js';
 
 export interface ServerState {
   readonly flavor: Flavor;
@@ -32,7 +33,7 @@ export async function readServerState(link: MysqlLink, reader: ReplicaStatusRead
   const [base] = await link.query<{ version: string; server_id: number; ro: unknown; nt: unknown }>(
     'SELECT @@version AS version, @@server_id AS server_id, @@read_only AS ro, @@GLOBAL.slave_net_timeout AS nt');
   const netTimeoutSeconds = Number(base.nt);
-  const flavor: Flavor = /mariadb/i.test(String(base.version)) ? 'mariadb' : 'mysql';
+  const flavor = flavorOf(base.version);
   const rows = await reader.read(link);
   const replica = rows.find((r) => r.channelName === '') ?? (rows.length === 1 ? rows[0] : undefined);
   if (flavor === 'mariadb') {

@@ -1,8 +1,8 @@
 // Replication statements changed spelling across versions (SLAVE → REPLICA,
 // MASTER → SOURCE). Try the current spelling first and fall back only when
 // the server says it does not know the syntax.
-import type { MysqlLink } from '../probes/mysql-connection.js';
-import { ER_PARSE_ERROR, serverErrno } from '../probes/mysql-errors.js';
+import type { MysqlLink } from './connection.js';
+import { ER_PARSE_ERROR, serverErrno } from './errors.js';
 
 type Spelling = readonly [sql: string, params?: readonly unknown[]];
 

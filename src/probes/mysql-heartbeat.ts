@@ -4,12 +4,12 @@
 // like any other: a write that fails means the primary is not writable.
 import { z } from 'zod';
 import { defineProbe } from './definition.js';
-import { describeTarget, MysqlConnector, mysqlConnectionFields, mysqlTarget, normalizeMysqlConnection, type MysqlLink } from './mysql-connection.js';
-import { ER_BAD_DB_ERROR, ER_NO_SUCH_TABLE, serverErrno } from './mysql-errors.js';
+import { describeTarget, MysqlConnector, mysqlConnectionFields, mysqlTarget, normalizeMysqlConnection, type MysqlLink } from '../mysql/connection.js';
+import { ER_BAD_DB_ERROR, ER_NO_SUCH_TABLE, serverErrno } from '../mysql/errors.js';
 import {
   createTableSql, displayName, formatHeartbeatTs, HEARTBEAT_DEFAULT_DATABASE, HEARTBEAT_DEFAULT_TABLE, identifier, writeHeartbeat,
   type HeartbeatTable,
-} from './mysql-heartbeat-table.js';
+} from '../mysql/heartbeat-table.js';
 import { dbTimingObservations } from './mysql.js';
 import { fail, timed } from './outcome.js';
 import type { Observation, ProbeOutcome } from './types.js';

@@ -2,18 +2,14 @@
 // its series. Every channel always exports every series; a value the server
 // cannot give (NULL Seconds_Behind_Master, no heartbeat row) is NaN plus a
 // failure reason, never a missing series.
-import { DEFAULT_CHANNEL, THREAD_STATES, type ReplicaStatus, type ThreadState } from './mysql-replica-status.js';
-import type { HeartbeatSnapshot, HeartbeatTable } from './mysql-heartbeat-table.js';
-import { displayName } from './mysql-heartbeat-table.js';
+import { DEFAULT_CHANNEL, THREAD_STATES, type ReplicaStatus, type ThreadState } from '../mysql/replica-status.js';
+import type { HeartbeatLag, HeartbeatTable } from '../mysql/heartbeat-table.js';
+
+export { heartbeatLag, type HeartbeatLag } from '../mysql/heartbeat-table.js';
 import type { FailureReason, Observation, ProbeOutcome } from './types.js';
 
 export type LagSource = 'heartbeat' | 'seconds_behind';
 
-export interface HeartbeatLag {
-  /** Seconds, or null when unknown (then `why` says why). */
-  readonly seconds: number | null;
-  readonly why?: string;
-}
 
 export interface VerdictConfig {
   readonly maxLagSeconds?: number;
@@ -34,17 +30,6 @@ export interface ChannelReading {
  * even while a thread is also stopped; a stopped thread explains an unknown lag.
  */
 const PRIORITY: readonly FailureReason[] = ['threshold', 'replication_stopped', 'lag_unknown'];
-
-/** The heartbeat row for a channel: the configured server_id, else the channel's source. */
-export function heartbeatLag(status: ReplicaStatus, snap: HeartbeatSnapshot, table: HeartbeatTable, serverId?: number): HeartbeatLag {
-  const id = serverId ?? status.sourceServerId;
-  if (id === null) return { seconds: null, why: 'the source\'s server_id is unknown (the IO thread never connected); set heartbeat.server_id' };
-  if (!snap.rows.has(id)) return { seconds: null, why: `no heartbeat row for server_id ${id} in ${displayName(table)}` };
-  const ts = snap.rows.get(id);
-  if (ts === undefined) return { seconds: null, why: `heartbeat row for server_id ${id} has an unreadable ts` };
-  // A writer clock slightly ahead of this server's reads as negative lag: it is none.
-  return { seconds: Math.max(0, snap.now - ts) };
-}
 
 function fmt(s: number): string {
   return s < 10 ? `${s.toFixed(2)}s` : `${s.toFixed(1)}s`;

@@ -5,12 +5,12 @@
 import { z } from 'zod';
 import { positiveDuration } from '../config/fields.js';
 import { defineProbe } from './definition.js';
-import { describeTarget, MysqlConnector, mysqlConnectionFields, mysqlTarget, normalizeMysqlConnection, type MysqlLink } from './mysql-connection.js';
-import { serverErrno } from './mysql-errors.js';
+import { describeTarget, MysqlConnector, mysqlConnectionFields, mysqlTarget, normalizeMysqlConnection, type MysqlLink } from '../mysql/connection.js';
+import { serverErrno } from '../mysql/errors.js';
 import {
   HEARTBEAT_DEFAULT_DATABASE, HEARTBEAT_DEFAULT_TABLE, identifier, readHeartbeats, type HeartbeatSnapshot, type HeartbeatTable,
-} from './mysql-heartbeat-table.js';
-import { DEFAULT_CHANNEL, ReplicaStatusReader, type ReplicaStatus } from './mysql-replica-status.js';
+} from '../mysql/heartbeat-table.js';
+import { DEFAULT_CHANNEL, ReplicaStatusReader, type ReplicaStatus } from '../mysql/replica-status.js';
 import { evaluateReplication, heartbeatLag, unknownObservations, type ChannelReading } from './mysql-replication-verdict.js';
 import { dbTimingObservations } from './mysql.js';
 import { fail, timed } from './outcome.js';

@@ -3,7 +3,7 @@
 // is slow to accept" and "the server is slow to answer" look different.
 import { z } from 'zod';
 import { defineProbe } from './definition.js';
-import { describeTarget, MysqlConnector, mysqlConnectionFields, mysqlTarget, normalizeMysqlConnection, type MysqlTiming } from './mysql-connection.js';
+import { describeTarget, MysqlConnector, mysqlConnectionFields, mysqlTarget, normalizeMysqlConnection, type MysqlTiming } from '../mysql/connection.js';
 import { fail, timed } from './outcome.js';
 import type { Observation, ProbeOutcome } from './types.js';
 

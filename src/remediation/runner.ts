@@ -9,7 +9,8 @@ import type { Metrics } from '../metrics/catalogue.js';
 import type { HealthChange, RunRecord } from '../health/status-book.js';
 import type { ProbeResult } from '../probes/types.js';
 import type { VigilConfig } from '../config/schema.js';
-import type { Action, ActionDeps, PendingIntent } from '../actions/types.js';
+import type { Action, PendingIntent } from '../actions/types.js';
+import type { AnyActionDefinition } from '../actions/registry.js';
 import { decide, step } from './engine.js';
 import { act, type ActHost, type ActResult, type LiveRule, type TriggerInfo } from './act.js';
 import { DecisionLog } from './decision-log.js';
@@ -35,7 +36,8 @@ export interface RunnerDeps {
   readonly now?: () => number;
   readonly journalMaxBytes?: number;
   /** Extra dependencies handed to every action's factory (e.g. cluster memberships for cluster-scoped actions). */
-  readonly actionDeps?: Omit<ActionDeps, 'logger' | 'env'>;
+  /** The agent's composed action types (with their services): they create the actions; the parsed config only names them. */
+  readonly actionTypes?: readonly AnyActionDefinition[];
 }
 
 interface Rule extends LiveRule { readonly fingerprint: unknown; readonly order: number }
@@ -130,12 +132,13 @@ export class RemediationRunner {
     const next = new Map<string, Rule>();
     config.remediations.forEach((cfg, order) => {
       const spec = compileRule(cfg, thresholds);
-      const { definition, ...fields } = cfg.action;
+      const { definition: parsedAs, ...fields } = cfg.action;
+      const definition = this.deps.actionTypes?.find((d) => d.type === parsedAs.type) ?? parsedAs;
       const settings = config.actions[definition.type] ?? {};
       const fingerprint = { fields, settings };
       const old = this.rules.get(cfg.name);
       const action: Action = old && isDeepStrictEqual(old.fingerprint, fingerprint)
-        ? old.action : definition.create(fields, { ...this.deps.actionDeps, logger: this.deps.logger.child({ rule: cfg.name }), env: this.deps.env }, settings);
+        ? old.action : definition.create(fields, { logger: this.deps.logger.child({ rule: cfg.name }), env: this.deps.env }, settings);
       if (old && old.action !== action) this.retired.push(old.action);
       next.set(cfg.name, { spec, action, fingerprint, order });
       this.seedRule(spec);

@@ -7,7 +7,7 @@ import type { Etcd3 } from 'etcd3';
 import { startEtcd, type EtcdCluster } from '../harness/etcd.js';
 import { createEtcdClient, etcdConfigSchema, type EtcdConfig } from '../../src/coordination/etcd-client.js';
 import { tryLock } from '../../src/coordination/lock.js';
-import { LeasedKey } from '../../src/coordination/member-view.js';
+import { LeasedKey } from '../../src/coordination/leased-key.js';
 import {
   acknowledgeRecoveryBlock, blockActive, clusterKeys, publishPrimary, readPrimary, readRecoveryBlock, type PrimaryRecord,
 } from '../../src/coordination/cluster-records.js';

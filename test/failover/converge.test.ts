@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { converge } from '../../src/failover/converge.js';
 import type { ServerState } from '../../src/mysql/server-state.js';
 import type { PrimaryRecord } from '../../src/coordination/cluster-records.js';
-import type { ReplicaStatus } from '../../src/probes/mysql-replica-status.js';
+import type { ReplicaStatus } from '../../src/mysql/replica-status.js';
 
 const replicaOf = (port: number): ReplicaStatus => ({
   channel: 'default', channelName: '', flavor: 'mariadb', io: 'running', sql: 'running', secondsBehind: 0,

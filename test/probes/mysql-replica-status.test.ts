@@ -5,8 +5,8 @@
 // Channel_Name, GTID sets). The live path is covered by mysql-replication.test.ts.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { channelLabel, parseReplicaStatusRow, ReplicaStatusReader, threadState } from '../../src/probes/mysql-replica-status.js';
-import type { MysqlLink } from '../../src/probes/mysql-connection.js';
+import { channelLabel, parseReplicaStatusRow, ReplicaStatusReader, threadState } from '../../src/mysql/replica-status.js';
+import type { MysqlLink } from '../../src/mysql/connection.js';
 
 // Captured from MariaDB 10.11.19 (SHOW ALL REPLICAS STATUS) via mysql2.
 const MARIADB_HEALTHY = {

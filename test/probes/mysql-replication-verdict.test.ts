@@ -3,9 +3,9 @@
 // row is chosen, and the pt-heartbeat ts format.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseReplicaStatusRow, type ReplicaStatus } from '../../src/probes/mysql-replica-status.js';
+import { parseReplicaStatusRow, type ReplicaStatus } from '../../src/mysql/replica-status.js';
 import { evaluateReplication, heartbeatLag, unknownObservations, type ChannelReading } from '../../src/probes/mysql-replication-verdict.js';
-import { formatHeartbeatTs, parseHeartbeatTs } from '../../src/probes/mysql-heartbeat-table.js';
+import { formatHeartbeatTs, parseHeartbeatTs } from '../../src/mysql/heartbeat-table.js';
 import type { Observation } from '../../src/probes/types.js';
 
 const table = { database: 'vigil', table: 'heartbeat' };
