@@ -7,7 +7,6 @@
 // first record). It runs whether or not a rule fires: following and fencing
 // are part of being a member. Repairs pass the remediation control plane
 // (pause, dry-run, journal); fences do not wait for anyone.
-import { randomBytes } from 'node:crypto';
 import { LeasedKey } from '../coordination/leased-key.js';
 import { blockActive, clusterKeys, publishPrimary, type ClusterKeys, type PrimaryRecord, type Versioned } from '../coordination/cluster-records.js';
 import { readCluster, type ClusterSnapshot } from '../coordination/cluster-snapshot.js';
@@ -78,7 +77,7 @@ export class ClusterMember {
       runOnFence: (why) => runFenceHook(settings, deps.env, why).then((r) => { if (r) this.note('on_fence', r.ok, r.detail); }),
       setHeld: (held) => deps.setPrimaryLeaseHeld(cluster, held),
     });
-    this.identity = new IdentityCheck(deps.name, this.guard.instance ?? randomBytes(6).toString('hex'), this.startedAt, settings.viewStaleAfterMs);
+    this.identity = new IdentityCheck(deps.name, this.guard.instance, this.startedAt, settings.viewStaleAfterMs);
   }
 
   get name(): string { return this.deps.name; }

@@ -32,7 +32,10 @@ const REPLICATION_COMMANDS = ['Binlog Dump', 'Binlog Dump GTID', 'Daemon', 'Slav
  * holding a connection learns at once that this server no longer takes its
  * writes and reconnects (to the new primary). Accounts that can write
  * through read_only and replication threads are left alone; so is this
- * connection. Returns how many sessions were killed.
+ * connection. Returns how many sessions were killed. (Without SELECT on
+ * mysql.* the account sees only its own privileges, so other privileged
+ * accounts' sessions are killed too: harmless on a server that must not
+ * take writes.)
  */
 export async function killClientSessions(link: MysqlLink): Promise<number> {
   const privileged = new Set((await link.query<{ grantee: string }>(
