@@ -76,6 +76,7 @@ export class ClusterMember {
       onFenced: (fenced) => this.setFenced(fenced),
       runOnFence: (why) => runFenceHook(settings, deps.env, why).then((r) => { if (r) this.note('on_fence', r.ok, r.detail); }),
       setHeld: (held) => deps.setPrimaryLeaseHeld(cluster, held),
+      paused: () => deps.control.paused(),
     });
     this.identity = new IdentityCheck(deps.name, this.guard.instance, this.startedAt, settings.viewStaleAfterMs);
   }

@@ -23,11 +23,13 @@ export interface GuardDeps {
   readonly settings: FailoverSettings;
   readonly local: LocalServer;
   readonly now: () => number;
-  readonly note: (kind: string, ok: boolean, detail: string, outcome?: 'none') => void;
+  readonly note: (kind: string, ok: boolean, detail: string, outcome?: 'none' | 'withheld') => void;
   readonly onFenced: (fenced: boolean) => void;
   /** Runs the on_fence hook (if configured) with the reason; never throws. */
   readonly runOnFence: (why: string) => Promise<void>;
   readonly setHeld: (held: boolean) => void;
+  /** While remediation is paused, a read_only primary is left read_only (an operator may have set it). */
+  readonly paused: () => boolean;
 }
 
 const CHANGE_TIMEOUT_MS = 5000;
@@ -103,6 +105,12 @@ export class PrimaryGuard {
   }
 
   private async unfence(why: string): Promise<void> {
+    if (this.d.paused()) {
+      if (this.lastRefusal !== 'paused') this.d.note('unfence', true, `withheld (remediation is paused): would lift read_only (${why})`, 'withheld');
+      this.lastRefusal = 'paused';
+      return;
+    }
+    if (this.lastRefusal === 'paused') this.lastRefusal = undefined;
     const flavor = this.d.local.lastMeasurement()?.state?.flavor ?? 'mariadb';
     const res = await this.d.local.change(CHANGE_TIMEOUT_MS, (link) => unfenceLocal(link, flavor));
     // The lease may have been lost while the statement ran: never leave the server writable then.

@@ -180,3 +180,22 @@ test('paused: a replica pointed at the wrong source is not repointed behind the 
   await lab.settled(current);
   for (const m of MEMBERS) assert.equal(await decision(lab, m).then((d) => d?.kind === 'acted'), false);
 });
+
+test('paused: a primary an operator set read_only stays read_only; resumed, its agent lifts it', async () => {
+  await lab.settled(current);
+  const agent = lab.agents[current];
+  assert.equal((await agent.admin('POST', '/v1/remediation/pause', { note: 'switchover by hand' })).status, 200);
+  try {
+    await lab.node(current).query('SET GLOBAL read_only = ON');
+    await until('the unfence withheld', async () => {
+      const ev = (await agent.status()).failover.clusters.orders.events as Array<{ kind: string; detail: string }>;
+      return ev.some((e) => e.kind === 'unfence' && /withheld \(remediation is paused\)/.test(e.detail));
+    }, 10_000);
+    await sleep(1500);
+    assert.equal(await lab.readOnly(current), 1, 'left as the operator set it');
+  } finally {
+    await agent.admin('POST', '/v1/remediation/resume', {});
+  }
+  await until(`${current} writable again`, async () => (await lab.readOnly(current)) === 0, 10_000);
+  await lab.settled(current);
+});
