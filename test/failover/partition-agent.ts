@@ -4,6 +4,10 @@
 // the other servers) but still reaches that server over the host's address.
 // The agent listens on the namespace address; the test reaches /healthz and
 // /status through the lab's root veth (unreachable while the host is cut).
+// Every agent holds the primary lease with the loopback lab's timing (ttl 4s,
+// renew_interval 500ms, renew_deadline 2s, fence_within 1s), has the
+// replication user (so it rejoins a fenced old primary itself) and an
+// on_fence hook that leaves a line per fence in a file the test can read.
 import { type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync, openSync } from 'node:fs';
@@ -21,9 +25,12 @@ export interface PartitionAgentOptions {
   readonly recoveryBlock?: string;
   readonly maxLag?: string;
   readonly prePromote?: readonly string[];
+  /** on_fence command (default: append VIGIL_FENCE_REASON to the site's onFenceFile). */
+  readonly onFence?: readonly string[];
   /**
    * Appended to the mysql_promote action, indented by the caller to sit under
-   * `action:` (6 spaces), e.g. "      primary_lease: { ttl: 6s, … }\n".
+   * `action:` (6 spaces), e.g. "      replica_net_timeout: 6s\n" (not a key
+   * agentYaml writes itself: replication, primary_lease, on_fence).
    */
   readonly extra?: string;
 }
@@ -41,6 +48,11 @@ export interface AgentSite {
   readonly prefix: string;
   readonly adminUser: string;
   readonly passwordFile: string;
+  /** The topology's replication user: agents rejoin a fenced old primary with it. */
+  readonly replUser: string;
+  readonly replPasswordFile: string;
+  /** Where the default on_fence hook appends its reason, one line per fence. */
+  readonly onFenceFile: string;
   readonly tokenFile: string;
   readonly stateDir: string;
 }
@@ -48,6 +60,7 @@ export interface AgentSite {
 export function agentYaml(s: AgentSite, o: PartitionAgentOptions = {}): string {
   const q = JSON.stringify;
   const pre = o.prePromote ? `\n      pre_promote: { command: ${q(o.prePromote)}, timeout: 30s }` : '';
+  const onFence = o.onFence ?? ['sh', '-c', `printf '%s %s\\n' "$(date +%s%3N)" "$VIGIL_FENCE_REASON" >> ${s.onFenceFile}`];
   // The writer endpoint moves with the primary (a DNS name or VIP in real life).
   const post = `printf '%s:%s' "$VIGIL_NEW_PRIMARY_HOST" "$VIGIL_NEW_PRIMARY_PORT" > ${s.writerFile}.$$ && mv ${s.writerFile}.$$ ${s.writerFile}`;
   return `agent:
@@ -82,6 +95,9 @@ remediations:
       type: mysql_promote
       cluster: orders
       local: { address: ${s.addr}:${s.mysqlPort}, user: ${s.adminUser}, password_file: ${s.passwordFile} }
+      replication: { user: ${s.replUser}, password_file: ${s.replPasswordFile} }
+      primary_lease: { ttl: 4s, renew_interval: 500ms, renew_deadline: 2s, fence_within: 1s }
+      on_fence: { command: ${q(onFence)}, timeout: 5s }
       priority: ${s.priority}
       max_lag_on_failover: ${o.maxLag ?? '5s'}
       catchup_timeout: 10s

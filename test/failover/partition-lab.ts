@@ -52,6 +52,7 @@ export class PartitionLab {
   prefix: string;
   readonly writerFile: string;
   readonly passwordFile: string;
+  readonly replPasswordFile: string;
   readonly tokenFile: string;
   /** The application user: INSERT/SELECT on `app` only, no SUPER, so read_only stops it. */
   readonly app = { user: 'app', password: randomBytes(12).toString('hex'), database: 'app' };
@@ -67,6 +68,7 @@ export class PartitionLab {
     this.prefix = prefix;
     this.writerFile = join(dir, 'writer');
     this.passwordFile = join(dir, 'db.pw');
+    this.replPasswordFile = join(dir, 'repl.pw');
     this.tokenFile = join(dir, 'token');
     process.on('exit', this.onExit);
   }
@@ -88,9 +90,10 @@ export class PartitionLab {
       ]);
       lab.topo = topo;
       lab.etcd = etcd;
-      lab.client = new Etcd3({ hosts: etcd.endpoints, dialTimeout: 1000 });
+      lab.client = lab.newEtcdClient();
       await writeFile(lab.tokenFile, TOKEN, { mode: 0o600 });
       await writeFile(lab.passwordFile, topo.admin.password, { mode: 0o600 });
+      await writeFile(lab.replPasswordFile, topo.repl.password, { mode: 0o600 });
       await writeFile(lab.writerFile, `${net.addr('db1')}:${MYSQL_PORT}`);
       await lab.createApp();
       for (const m of MEMBERS) {
@@ -134,14 +137,31 @@ export class PartitionLab {
   keys() { return clusterKeys(this.prefix, 'orders'); }
   newPrefix(): string { this.prefix = `/plab-${Date.now()}`; return this.prefix; }
 
-  /** The agent YAML for `m` (see partition-agent.ts; pass primary_lease / on_fence through `o.extra`). */
+  /** The agent YAML for `m` (see partition-agent.ts: primary lease, replication user and on_fence included). */
   agentConfig(m: Member, o: PartitionAgentOptions = {}): string {
     return agentYaml({
       name: m, addr: this.addr(m), priority: PRIORITY[m], mysqlPort: MYSQL_PORT, writerPort: this.forwarders.get(m)!,
       writerFile: this.writerFile, etcdEndpoints: this.etcd.endpoints, prefix: this.prefix, adminUser: this.topo.admin.user,
       passwordFile: this.passwordFile, tokenFile: this.tokenFile, stateDir: this.agents[m].stateDir,
+      replUser: this.topo.repl.user, replPasswordFile: this.replPasswordFile, onFenceFile: this.onFenceFile(m),
     }, o);
   }
+
+  /** The file the default on_fence hook of `m`'s agent appends to: "<ms since epoch> <VIGIL_FENCE_REASON>" per fence. */
+  onFenceFile(m: Member): string { return join(this.dir, `on-fence-${m}.log`); }
+
+  /**
+   * A new etcd client for the test process, the old one closed. After all of
+   * etcd was cut off, etcd3's per-host circuit breakers keep failing requests
+   * for a while even once etcd is back; a fresh client does not.
+   */
+  reconnectEtcd(): Etcd3 {
+    this.client?.close();
+    this.client = this.newEtcdClient();
+    return this.client;
+  }
+
+  private newEtcdClient(): Etcd3 { return new Etcd3({ hosts: this.etcd.endpoints, dialTimeout: 1000 }); }
 
   /** Starts `m`'s agent inside its namespace (default YAML: agentConfig(m)); resolves once /healthz answers. */
   startAgent(m: Member, yaml: string = this.agentConfig(m)): Promise<void> { return this.agents[m].start(yaml); }
