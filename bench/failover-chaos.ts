@@ -33,8 +33,7 @@ async function main(): Promise<void> {
         results.push(r);
         current = r.promoted;
         process.stdout.write(`kill ${i + 1}/${runs}: ${mode} of ${r.old} (phase ${phaseMs} ms) → ${r.promoted} writable after ${r.killToWritableMs} ms `
-          + `(record ${r.killToRecordMs} ms); restarted writable, fenced ${r.restartWritableMs} ms after its first answer; `
-          + `two writable: ${r.twoWritable.length} rounds (+${r.twoWritableAfterRestart.length} restart)\n`);
+          + `(record ${r.killToRecordMs} ms); two writable: ${r.twoWritable.length} rounds\n`);
       } catch (err) {
         failure = `kill ${i + 1}/${runs} (${mode} of ${current}, phase ${phaseMs} ms) did not recover: ${err instanceof Error ? err.message : String(err)}`;
         process.stdout.write(`${failure}\n`);
@@ -48,15 +47,12 @@ async function main(): Promise<void> {
   }
   const kills = results.length + (failure ? 1 : 0);
   const two = results.reduce((n, r) => n + r.twoWritable.length, 0);
-  const restart = results.reduce((n, r) => n + r.twoWritableAfterRestart.length, 0);
   const by = (mode: string) => results.filter((r) => r.mode === mode).map((r) => r.killToWritableMs);
   process.stdout.write(`\nchaos over ${Math.round((Date.now() - t0) / 1000)} s (primary lease ttl 4s, renew_deadline 2s; probe interval 1s, failures_before_critical 3):\n`
     + `  kills:                          ${kills}\n`
     + `  recovered:                      ${results.length}\n`
     + `  promotions (epoch steps):       ${promotions}\n`
     + `  sampler rounds, two writable:   ${two}\n`
-    + `  ...old primary restarted writable, before its agent fenced it: ${restart} rounds `
-    + `(fenced after ${formatStats(results.map((r) => r.restartWritableMs))})\n`
     + `  kill → new primary writable:    ${formatStats(results.map((r) => r.killToWritableMs))}\n`
     + `    mysqld only:                  ${formatStats(by('mysqld'))}\n`
     + `    agent + mysqld:               ${formatStats(by('host'))}\n`

@@ -28,6 +28,8 @@ export interface Snapshot {
   readonly now: number;
   /** A view older than this says nothing about now (its agent is stuck). */
   readonly staleAfterMs: number;
+  /** The primary's lease key is gone (expired or released): its agent has fenced its server or is dead. */
+  readonly leaseGone?: boolean;
 }
 
 export interface Note { readonly name: string; readonly why: string }
@@ -40,9 +42,17 @@ export interface Corroboration {
   readonly ignored: readonly Note[];
 }
 
-/** true when the view's IO thread lost its source with a connection error. */
-export function lostSource(v: MemberView): boolean {
-  return v.io_running !== 'Yes' && v.io_running !== null && CONNECTION_ERRNOS.has(v.last_io_errno);
+/**
+ * true when the view's IO thread lost its source: stopped or reconnecting with
+ * a connection error; or, once the primary's lease is gone, reconnecting at
+ * all (after slave_net_timeout of silence the thread says Connecting with no
+ * error until its next connect attempt times out too: with the lease gone
+ * that is the primary host going away, and waiting for the errno would double
+ * the detection time).
+ */
+export function lostSource(v: MemberView, leaseGone = false): boolean {
+  if (v.io_running === 'Yes' || v.io_running === null) return false;
+  return CONNECTION_ERRNOS.has(v.last_io_errno) || (leaseGone && v.io_running === 'Connecting');
 }
 
 function ioText(v: MemberView): string {
@@ -50,20 +60,21 @@ function ioText(v: MemberView): string {
 }
 
 /** Judges our own replica: the first half of the DeadMaster rule. */
-function judgeSelf(self: MemberView | undefined, primary: PrimaryRef): string | undefined {
+function judgeSelf(self: MemberView | undefined, primary: PrimaryRef, leaseGone: boolean): string | undefined {
   const where = describeEndpoint(primary);
   if (!self) return 'no local view: the local server has not been measured yet';
   if (!self.reachable) return `the local server is unreachable (${self.server_error ?? 'no answer'}): the problem may be ours`;
   if (!self.source) return 'the local server is not a replica';
   if (!sameEndpoint(self.source, primary)) return `the local server replicates from ${describeEndpoint(self.source)}, not from the primary ${where}`;
   if (self.io_running === 'Yes') return `the local IO thread still replicates from ${where}: the primary is alive and only our path to it is broken`;
-  if (!lostSource(self)) return `the local IO thread is not connected but shows no connection error (${ioText(self)}): not evidence that ${where} is dead`;
+  if (!lostSource(self, leaseGone)) return `the local IO thread is not connected but shows no connection error (${ioText(self)}): not evidence that ${where} is dead`;
   return undefined;
 }
 
 export function corroborate(s: Snapshot): Corroboration {
   const self = s.views.find((v) => v.name === s.self);
-  const selfProblem = judgeSelf(self, s.primary);
+  const leaseGone = s.leaseGone === true;
+  const selfProblem = judgeSelf(self, s.primary, leaseGone);
   const agreeing: string[] = [];
   const disagreeing: Note[] = [];
   const ignored: Note[] = [];
@@ -86,7 +97,7 @@ export function corroborate(s: Snapshot): Corroboration {
       continue;
     }
     if (v.io_running === 'Yes') disagreeing.push({ name: v.name, why: `still replicates from ${describeEndpoint(s.primary)} (IO Yes)` });
-    else if (lostSource(v)) agreeing.push(v.name);
+    else if (lostSource(v, leaseGone)) agreeing.push(v.name);
     else ignored.push({ name: v.name, why: `IO thread down without a connection error (${ioText(v)})` });
   }
 

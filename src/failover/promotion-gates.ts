@@ -69,8 +69,8 @@ export async function evaluate(member: ClusterMember, d: FailoverDeps, log: Gate
   const primary: PrimaryRef | undefined = base ? { name: base.value.name, host: base.value.host, port: base.value.port }
     : self.source ? { host: self.source.host, port: self.source.port } : undefined;
   if (!primary) return refuse(log, 'corroboration', 'not_corroborated', 'no primary record and the local server is not a replica: no primary to replace');
-  const c = corroborate({ self: member.name, views, primary, now: d.now(), staleAfterMs: member.settings.viewStaleAfterMs });
   const lease = snap.primaryLease;
+  const c = corroborate({ self: member.name, views, primary, now: d.now(), staleAfterMs: member.settings.viewStaleAfterMs, leaseGone: !lease });
   if (lease) {
     const l = lease.value;
     return refuse(log, 'corroboration', 'not_corroborated', `the primary lease is held by ${l.member} (epoch ${l.epoch}): its agent is alive and fences its server `

@@ -80,6 +80,18 @@ test('corroboration: an IO error that comes from a live server is not a dead pri
   assert.match(corroborate(snap([])).detail, /no local view/);
 });
 
+test('corroboration: with the primary lease gone, a replica reconnecting without an errno yet has lost the primary', () => {
+  // After slave_net_timeout of silence the IO thread says Connecting with errno 0 until its next connect attempt times out.
+  const reconnecting = [view('db2', 3307, { io_running: 'Connecting', last_io_errno: 0 }), view('db3', 3308, { io_running: 'Connecting', last_io_errno: 0 })];
+  assert.equal(corroborate(snap(reconnecting)).ok, false, 'while the lease is held (or unknown), no errno is no evidence');
+  const gone = corroborate({ ...snap(reconnecting), leaseGone: true });
+  assert.equal(gone.ok, true, gone.detail);
+  assert.deepEqual([...gone.agreeing].sort(), ['db2', 'db3']);
+  // Stopped by hand ('No', errno 0) is never evidence, lease or not; a replica still connected vetoes.
+  assert.equal(corroborate({ ...snap([view('db2', 3307, { io_running: 'No', last_io_errno: 0 })]), leaseGone: true }).ok, false);
+  assert.equal(corroborate({ ...snap([reconnecting[0], view('db3', 3308, { io_running: 'Yes', last_io_errno: 0 })]), leaseGone: true }).ok, false);
+});
+
 test('candidate: most advanced first, then priority, then name', () => {
   const db2 = view('db2', 3307, { gtid_received: '0-1-10', priority: 100 });
   const db3 = view('db3', 3308, { gtid_received: '0-1-12', priority: 50 });

@@ -236,18 +236,13 @@ test('e: random primary kills: one new primary each, the old one rejoined, never
     const phaseMs = Math.floor(Math.random() * 1000);
     const r = await killAndRecover(lab, current, { mode, phaseMs, sampler });
     log(`chaos ${i + 1}/${runs}: ${mode} kill of ${r.old} (phase ${phaseMs} ms) → ${r.promoted} record ${r.killToRecordMs} ms, writable ${r.killToWritableMs} ms; `
-      + `restarted writable, fenced by its agent ${r.restartWritableMs} ms after its first answer (${r.twoWritableAfterRestart.length} sampler rounds saw it `
-      + `writable beside ${r.promoted}); rejoined`);
+      + 'restarted (read_only=ON, as every server runs) and rejoined');
     results.push(r);
     current = r.promoted;
   }
   const two = results.flatMap((r) => r.twoWritable);
-  const exposure = results.flatMap((r) => r.twoWritableAfterRestart);
-  log(`chaos: ${results.length} kills, ${results.length} recovered, ${two.length} sampler rounds with two writable servers `
-    + `(+${exposure.length} with the old primary restarted writable, before its agent fenced it)`);
+  log(`chaos: ${results.length} kills, ${results.length} recovered, ${two.length} sampler rounds with two writable servers`);
   assert.equal(results.length, runs, 'every kill recovered');
   assert.ok(results.every((r) => r.epochSteps === 1), 'one promotion per kill');
   assert.equal(two.length, 0, `sampler rounds with two writable servers: ${JSON.stringify(two.slice(0, 5))}`);
-  // A server restarted without read_only is writable until its agent's next loop (member_interval 250 ms) fences it.
-  for (const r of results) assert.ok(r.restartWritableMs <= 1000, `${r.old} restarted writable for ${r.restartWritableMs} ms before its agent fenced it`);
 });
