@@ -67,19 +67,35 @@ export class Journal {
     if (!this.fh) throw new Error('journal is not open');
     const ts = this.now();
     const record = { v: JOURNAL_VERSION, time: new Date(ts).toISOString(), ts, ...entry } as JournalRecord;
-    const line = `${JSON.stringify(record)}\n`;
+    const line = Buffer.from(`${JSON.stringify(record)}\n`);
     try {
-      await this.fh.write(line);
+      await this.writeWhole(line);
       await this.fh.sync();
     } catch (err) {
+      // Whatever part of the line reached the file must not stay: the next start would cut a
+      // torn line and forget the intent (and act again inside its cooldown).
+      await this.fh.truncate(this.size).then(() => this.fh?.sync()).catch(() => undefined);
       this.report({ kind: 'write_failed', detail: `cannot write ${this.path}: ${(err as Error).message}`, time: new Date(ts).toISOString() });
       throw err;
     }
-    this.size += Buffer.byteLength(line);
+    this.size += line.length;
     if (this.size > Math.max(this.opts.maxBytes, this.floor * 2)) await this.compact().catch((err: Error) => {
       this.report({ kind: 'rotate_failed', detail: `cannot compact ${this.path}: ${err.message}`, time: new Date(this.now()).toISOString() });
     });
     return record;
+  }
+
+  /**
+   * The whole line or an error: a regular file's write returns short when
+   * the disk fills up mid-line, and the rest then fails with ENOSPC.
+   */
+  private async writeWhole(line: Buffer): Promise<void> {
+    let done = 0;
+    while (done < line.length) {
+      const { bytesWritten } = await this.fh!.write(line, done, line.length - done, null);
+      if (bytesWritten <= 0) throw new Error(`short write: ${done} of ${line.length} bytes (disk full?)`);
+      done += bytesWritten;
+    }
   }
 
   /**
