@@ -18,7 +18,7 @@ const intent = (id: string, target = 'api.service') => ({
 test('a short write on a nearly full disk fails the append and leaves no torn line behind', async () => {
   // tmpfs allocates whole 4 KiB pages: a journal that ends 60 bytes short of a
   // page boundary, with every other page taken, can take 60 more bytes only.
-  const m = mountTmpfs('size=64k');
+  const m = mountTmpfs('size=64k,mode=700');
   try {
     const problems: JournalProblem[] = [];
     const T = 1_700_000_000_000;
@@ -71,4 +71,41 @@ test('a record stamped far in the future is not believed (it would block a rule 
   assert.equal(parsed.records.length, 0);
   assert.equal(parsed.problems[0].kind, 'implausible_time');
   assert.match(parsed.problems[0].detail, /stamped 2286-01-01T00:00:00\.000Z, which is more than 1 day ahead of this host.s clock/);
+});
+
+test('planted symlinks in state_dir are never followed; a state_dir others can write is refused', async () => {
+  const { mkdtemp, rm, symlink, chmod, mkdir, lstat } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const base = await mkdtemp(join(tmpdir(), 'vigil-planted-'));
+  try {
+    const victim = join(base, 'victim');
+    await writeFile(victim, 'precious line one\nprecious line two without newline');
+    // 1. The journal itself is a link to someone else's file: refused, the file untouched.
+    const d1 = join(base, 's1');
+    await mkdir(d1, { mode: 0o700 });
+    await symlink(victim, join(d1, JOURNAL_FILE));
+    await assert.rejects(new Journal({ dir: d1, maxBytes: 1 << 20, keep: keepAll }).open(), /is a symbolic link/);
+    assert.equal(await readFile(victim, 'utf8'), 'precious line one\nprecious line two without newline');
+    // 2. The compaction's temporary file is a planted link: the link is replaced, its target untouched.
+    const d2 = join(base, 's2');
+    await mkdir(d2, { mode: 0o700 });
+    await symlink(victim, join(d2, `${JOURNAL_FILE}.tmp`));
+    const j = new Journal({ dir: d2, maxBytes: 600, keep: keepAll });
+    await j.open();
+    for (let i = 0; i < 6; i++) await j.append(intent(`c${i}`));
+    assert.ok(j.rotations >= 1, 'compacted');
+    await j.close();
+    assert.equal(await readFile(victim, 'utf8'), 'precious line one\nprecious line two without newline');
+    assert.equal((await lstat(join(d2, JOURNAL_FILE))).isSymbolicLink(), false, 'the journal is a regular file');
+    // 3. A world-writable state_dir, and a state_dir that is a link: refused with what to do.
+    const d3 = join(base, 's3');
+    await mkdir(d3);
+    await chmod(d3, 0o777);
+    await assert.rejects(new Journal({ dir: d3, maxBytes: 1 << 20, keep: keepAll }).open(), /writable by everyone \(mode 777\).*chmod 700/);
+    const d4 = join(base, 's4');
+    await symlink(d2, d4);
+    await assert.rejects(new Journal({ dir: d4, maxBytes: 1 << 20, keep: keepAll }).open(), /is a symbolic link; point agent\.state_dir at the real directory/);
+  } finally {
+    await rm(base, { recursive: true, force: true });
+  }
 });
