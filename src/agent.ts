@@ -138,6 +138,18 @@ export class Agent implements AgentView {
   }
 
   private async doReload(): Promise<ReloadOutcome> {
+    try {
+      return await this.reloadOnce();
+    } catch (err) {
+      // Whatever went wrong, a reload that did not complete is a failed reload (and says so).
+      const problems = [{ path: '', message: `reload failed: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500) }];
+      this.markReload(false, problems);
+      this.opts.logger.error({ file: this.opts.configFile, problems }, 'config reload failed; the previous config keeps running');
+      return { ok: false, problems };
+    }
+  }
+
+  private async reloadOnce(): Promise<ReloadOutcome> {
     const loaded = await loadConfigFile(this.opts.configFile, Agent.loadOptions(this.opts.env));
     if (!loaded.ok) {
       this.markReload(false, loaded.problems);

@@ -5,6 +5,9 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parseDuration, parseSize } from './durations.js';
 
+/** Node's timers wait at most 2^31-1 ms (~24.8 days): a longer delay fires at once, every time. */
+export const MAX_DURATION_MS = 24 * 86_400_000;
+
 export const duration = ({ positive = false }: { positive?: boolean } = {}) =>
   z.string({ invalid_type_error: 'must be a duration like 500ms, 5s, 1m or 1h30m' })
     .transform((text, ctx) => {
@@ -17,6 +20,10 @@ export const duration = ({ positive = false }: { positive?: boolean } = {}) =>
       // already failed, which printed a second, wrong "must be longer than 0s".
       if (positive && ms <= 0) {
         ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be longer than 0s' });
+        return z.NEVER;
+      }
+      if (ms > MAX_DURATION_MS) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `"${text}" is too long: durations are at most 24d (a timer cannot wait longer)` });
         return z.NEVER;
       }
       return ms;
