@@ -95,6 +95,25 @@ export const secret = (env: NodeJS.ProcessEnv) =>
       ? { message: 'must be a string (may use ${ENV}) or { file: /path/to/secret }' } : { message: c.defaultError }),
   }).transform((v, ctx) => (typeof v === 'string' ? expandEnv(v, env, ctx) : readSecretFile(v.file, ctx)));
 
+/** A map of values some of which may be secrets, and which ones were (a `{ file: }` or a `${ENV}` value). */
+export interface MarkedValues { readonly values: Readonly<Record<string, string>>; readonly secrets: ReadonlySet<string> }
+
+/** Like a record of {@link secret}, remembering which entries were secrets (so they are never sent where they should not go). */
+export const markedSecrets = (env: NodeJS.ProcessEnv) =>
+  z.record(z.union([z.string(), z.object({ file: z.string() }).strict()], {
+    errorMap: (issue, c) => (issue.code === z.ZodIssueCode.invalid_union || issue.code === z.ZodIssueCode.invalid_type
+      ? { message: 'must be a string (may use ${ENV}) or { file: /path/to/secret }' } : { message: c.defaultError }),
+  })).transform((raw, ctx): MarkedValues => {
+    const values: Record<string, string> = {};
+    const secrets = new Set<string>();
+    for (const [k, v] of Object.entries(raw)) {
+      const at = { ...ctx, addIssue: (i: z.IssueData) => ctx.addIssue({ ...i, path: [...(i.path ?? []), k] }) } as z.RefinementCtx;
+      if (typeof v !== 'string' || new RegExp(ENV_RE.source).test(v)) secrets.add(k);
+      values[k] = typeof v === 'string' ? expandEnv(v, env, at) : readSecretFile(v.file, at);
+    }
+    return { values, secrets };
+  });
+
 /**
  * `key` or `key_file` (exactly one at most): the `_file` form reads the secret
  * from a file, the plain form may use ${ENV}. Returns the fields to spread into

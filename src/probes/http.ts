@@ -9,7 +9,7 @@
 // node:http's Agent. CPU per run was the agent's main cost at 1000 probes a second.
 import type { DetailedPeerCertificate } from 'node:tls';
 import { z } from 'zod';
-import { secret, size } from '../config/fields.js';
+import { markedSecrets, size } from '../config/fields.js';
 import { tlsConfig, earliestExpiry } from '../config/tls.js';
 import { defineProbe } from './definition.js';
 import { freshConnectionClient, keepAliveClient } from './http-clients.js';
@@ -59,8 +59,8 @@ export const httpProbe = defineProbe({
     url: z.string().refine(isHttpUrl, 'must be an absolute http:// or https:// URL'),
     method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']).default('GET'),
     // Checked here so a bad header is refused at load (with its line), not on every run.
-    headers: z.record(secret(ctx.env)).superRefine((headers, c) => {
-      for (const [name, value] of Object.entries(headers)) {
+    headers: markedSecrets(ctx.env).superRefine((headers, c) => {
+      for (const [name, value] of Object.entries(headers.values)) {
         if (!isHeaderName(name)) c.addIssue({ code: z.ZodIssueCode.custom, path: [name], message: "must be an HTTP header name (letters, digits and !#$%&'*+-.^_`|~)" });
         // The value may be a secret: the message never shows it.
         else if (!isHeaderValue(value)) c.addIssue({ code: z.ZodIssueCode.custom, path: [name], message: 'must not contain CR, LF or other control characters' });
@@ -91,7 +91,7 @@ export const httpProbe = defineProbe({
     // (and per redirect) with `Connection: close`.
     const client = cfg.keepalive
       ? keepAliveClient(options)
-      : freshConnectionClient(options, { url: target, method: cfg.method, headers: cfg.headers, body: cfg.body });
+      : freshConnectionClient(options, { url: target, method: cfg.method, headers: cfg.headers.values, body: cfg.body });
     const follows = (hops: number) => cfg.follow_redirects && hops < cfg.max_redirects;
 
     return {
@@ -104,7 +104,7 @@ export const httpProbe = defineProbe({
           let url = target;
           let method: string = cfg.method;
           let body = cfg.body;
-          let headers: Record<string, string> = cfg.headers;
+          let headers: Readonly<Record<string, string>> = cfg.headers.values;
           let res = await client.send(url, method, headers, body, follows(0), signal);
           for (let redirects = 0; follows(redirects) && res.location !== undefined && isRedirectStatus(res.status); redirects++) {
             const next = new URL(res.location, url);
@@ -114,7 +114,7 @@ export const httpProbe = defineProbe({
               method = 'GET';
               body = undefined;
             }
-            if (next.origin !== url.origin) headers = withoutCredentials(headers);
+            if (next.origin !== url.origin) headers = withoutCredentials(headers, cfg.headers.secrets);
             url = next;
             res = await client.send(url, method, headers, body, follows(redirects + 1), signal);
           }
@@ -152,6 +152,7 @@ function statusOf(err: unknown): number {
   return typeof status === 'number' ? status : 0;
 }
 
-function withoutCredentials(headers: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers).filter(([k]) => !/^(authorization|proxy-authorization|cookie)$/i.test(k)));
+/** What may follow a redirect to another origin: no credential header, and no header whose value was configured as a secret. */
+function withoutCredentials(headers: Readonly<Record<string, string>>, secrets: ReadonlySet<string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([k]) => !secrets.has(k) && !/^(authorization|proxy-authorization|cookie)$/i.test(k)));
 }

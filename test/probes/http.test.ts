@@ -189,6 +189,36 @@ describe('redirects', () => {
   });
 });
 
+describe('secret headers and redirects', () => {
+  let server: TestServer;
+  before(async () => { server = await startHttpServer((req, res) => { res.writeHead(302, { location: String(req.headers['x-away']) }); res.end(); }); });
+  after(async () => { await server.close(); });
+
+  test('a header configured as a secret ({ file: } or ${ENV}) is not sent on to another origin; a plain one is', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-hdr-'));
+    writeFileSync(join(dir, 'key'), 'file-secret\n');
+    const seen: http.IncomingHttpHeaders[] = [];
+    const other = await startHttpServer((req, res) => { seen.push(req.headers); res.end('landed'); });
+    try {
+      const r = await buildProbe({
+        type: 'http', url: `${server.origin}/away`,
+        headers: { 'X-Api-Key': { file: join(dir, 'key') }, 'X-Env-Token': '${VIGIL_TEST_TOKEN}', 'X-Away': `${other.origin}/landing`, 'X-Plain': 'hello' },
+      }, { env: { VIGIL_TEST_TOKEN: 'env-secret' } }).run();
+      assert.equal(r.ok, true, r.message);
+      assert.equal(seen.length, 1);
+      assert.equal(seen[0]['x-api-key'], undefined, 'the file secret stayed home');
+      assert.equal(seen[0]['x-env-token'], undefined, 'the ${ENV} secret stayed home');
+      assert.equal(seen[0]['x-plain'], 'hello', 'a plain header follows the redirect');
+    } finally {
+      await other.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('network failures', () => {
   test('connection refused', async () => {
     const port = await closedPort();
