@@ -93,6 +93,11 @@ export const httpProbe = defineProbe({
       ? keepAliveClient(options)
       : freshConnectionClient(options, { url: target, method: cfg.method, headers: cfg.headers.values, body: cfg.body });
     const follows = (hops: number) => cfg.follow_redirects && hops < cfg.max_redirects;
+    // What a peer must not get back into /status or the log by echoing our request at us.
+    const secretValues = [
+      ...Object.entries(cfg.headers.values).filter(([k]) => cfg.headers.secrets.has(k) || CREDENTIAL_HEADER.test(k)).map(([, v]) => v),
+      ...(target.password ? [decodeURIComponent(target.password)] : []),
+    ].filter((v) => v.length >= 4);
 
     return {
       name: cfg.name,
@@ -139,7 +144,7 @@ export const httpProbe = defineProbe({
           // The status when the head arrived and the body failed; else 0 (no response), as blackbox_exporter reports.
           if (!observations.some((o) => o.name === 'http_status_code')) observations.push({ name: 'http_status_code', value: statusOf(err) });
           if (certExpiry !== undefined) observations.push({ name: 'tls_cert_expiry_timestamp_seconds', value: certExpiry });
-          return fail(reason, `${cfg.method} ${shown}: ${message}`, observations);
+          return fail(reason, `${cfg.method} ${shown}: ${redactEcho(message, secretValues)}`, observations);
         }
       }),
       close: async () => { client.close(); },
@@ -152,7 +157,28 @@ function statusOf(err: unknown): number {
   return typeof status === 'number' ? status : 0;
 }
 
+const CREDENTIAL_HEADER = /^(authorization|proxy-authorization|cookie)$/i;
+
+/**
+ * Peer text that may echo the request (a server that answers with our own
+ * request line or headers): query strings, credential header values and every
+ * secret value (also where a message cut it short) become "…".
+ */
+export function redactEcho(message: string, secrets: readonly string[]): string {
+  let out = message.replace(/\?[^\s"]*/g, '?…')
+    .replace(/((?:proxy-)?authorization|cookie|set-cookie)(\s*:\s*)[^"\r\n]*/gi, '$1$2…');
+  for (const v of secrets) {
+    out = out.split(v).join('…');
+    // A quoted excerpt cut at 64 characters may end in the middle of a secret.
+    for (let n = v.length - 1; n >= 4; n--) {
+      const head = `${v.slice(0, n)}…`;
+      if (out.includes(head)) { out = out.split(head).join('…'); break; }
+    }
+  }
+  return out;
+}
+
 /** What may follow a redirect to another origin: no credential header, and no header whose value was configured as a secret. */
 function withoutCredentials(headers: Readonly<Record<string, string>>, secrets: ReadonlySet<string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers).filter(([k]) => !secrets.has(k) && !/^(authorization|proxy-authorization|cookie)$/i.test(k)));
+  return Object.fromEntries(Object.entries(headers).filter(([k]) => !secrets.has(k) && !CREDENTIAL_HEADER.test(k)));
 }

@@ -219,6 +219,41 @@ describe('secret headers and redirects', () => {
   });
 });
 
+describe('a peer that echoes the request', () => {
+  test('a query string, a credential header and a secret header echoed back never reach the message', async () => {
+    const net = await import('node:net');
+    // Answers with the first line of the request (or of the chosen header) as its "status line".
+    const echo = (pick: (lines: string[]) => string) => net.createServer((sock) => {
+      let buf = '';
+      sock.on('data', (d) => {
+        buf += d.toString('latin1');
+        if (buf.includes('\r\n\r\n')) sock.end(`${pick(buf.split('\r\n'))}\r\n\r\n`);
+      });
+      sock.on('error', () => undefined);
+    });
+    for (const [pick, secretText] of [
+      [(l: string[]) => l[0], 'token=s3cret-query'],
+      [(l: string[]) => l.find((x) => /^authorization:/i.test(x)) ?? '', 'Bearer-abcdef123456'],
+      [(l: string[]) => l.find((x) => /^x-api-key:/i.test(x)) ?? '', 'key-0123456789'],
+    ] as const) {
+      const srv = echo(pick).listen(0, '127.0.0.1');
+      await new Promise((r) => srv.once('listening', r));
+      const port = (srv.address() as import('node:net').AddressInfo).port;
+      try {
+        const r = await buildProbe({
+          type: 'http', url: `http://127.0.0.1:${port}/health?token=s3cret-query`,
+          headers: { Authorization: 'Bearer Bearer-abcdef123456', 'X-Api-Key': '${KEY}' },
+        }, { env: { KEY: 'key-0123456789' } }).run();
+        assert.equal(r.ok, false);
+        assert.equal(r.reason, 'protocol', r.message);
+        assert.doesNotMatch(r.message ?? '', new RegExp(secretText), `leaked: ${r.message}`);
+      } finally {
+        srv.close();
+      }
+    }
+  });
+});
+
 describe('network failures', () => {
   test('connection refused', async () => {
     const port = await closedPort();
