@@ -21,7 +21,7 @@ import { reconcilePending } from './reconcile.js';
 import { breaker, governingAction, markBusy, relevant, resetBreaker, seed } from './rule-state.js';
 import { compileRule, retentionMs, settingsOf, type ProbeThresholds, type Settings } from './rules.js';
 import { buildStatus } from './status.js';
-import { EMPTY_RULE_STATE, type Decision, type DecisionContext, type RuleSpec, type RuleState } from './types.js';
+import { EMPTY_RULE_STATE, type OperatorHold, type Decision, type DecisionContext, type RuleSpec, type RuleState } from './types.js';
 
 export const JOURNAL_MAX_BYTES = 1024 * 1024;
 
@@ -262,10 +262,10 @@ export class RemediationRunner {
   }
 
   /** Runs a rule now. Every gate applies unless `force`; the action's own precheck and dry-run always apply. */
-  async runNow(rule: string, force: boolean): Promise<ActResult | undefined> {
+  async runNow(rule: string, force: boolean, override: readonly OperatorHold[] = []): Promise<ActResult | undefined> {
     const r = this.rules.get(rule);
     if (!r) return undefined;
-    const decision = decide(this.getState(rule), r.spec, this.context(r.spec), { kind: 'manual', force });
+    const decision = decide(this.getState(rule), r.spec, this.context(r.spec), { kind: 'manual', force, override });
     if (decision.kind !== 'act') {
       if (decision.kind === 'blocked') this.decisions.record(rule, r.action.type, decision, this.now());
       return { decision };
