@@ -113,6 +113,10 @@ export const httpProbe = defineProbe({
           let res = await client.send(url, method, headers, body, follows(0), signal);
           for (let redirects = 0; follows(redirects) && res.location !== undefined && isRedirectStatus(res.status); redirects++) {
             const next = new URL(res.location, url);
+            if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+              observations.push({ name: 'http_status_code', value: res.status });
+              return fail('protocol', `${cfg.method} ${shown}: redirected (${res.status}) to a ${next.protocol} URL; only http and https redirects are followed`, observations);
+            }
             // As fetch does: 303 (and 301/302 after a POST) continue as GET without a body;
             // credentials are not sent on to another origin.
             if (res.status === 303 ? method !== 'HEAD' : (res.status === 301 || res.status === 302) && method === 'POST') {

@@ -254,6 +254,55 @@ describe('a peer that echoes the request', () => {
   });
 });
 
+describe('failure reasons that name what happened', () => {
+  test('a redirect to file:// is a protocol failure, not internal', async () => {
+    const srv = await startHttpServer((_q, res) => { res.writeHead(302, { location: 'file:///etc/passwd' }); res.end(); });
+    try {
+      const r = await buildProbe({ type: 'http', url: `${srv.origin}/` }).run();
+      assert.equal(r.reason, 'protocol', r.message);
+      assert.match(r.message ?? '', /redirected \(302\) to a file: URL; only http and https redirects are followed/);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  test('an invalid chunk size is a protocol failure with keepalive too (node:http only said "aborted")', async () => {
+    const net = await import('node:net');
+    const srv = net.createServer((sock) => {
+      sock.on('data', () => sock.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nhello\r\n0\r\n\r\n'));
+      sock.on('error', () => undefined);
+    }).listen(0, '127.0.0.1');
+    await new Promise((r) => srv.once('listening', r));
+    try {
+      const port = (srv.address() as import('node:net').AddressInfo).port;
+      for (const keepalive of [true, false]) {
+        const r = await buildProbe({ type: 'http', url: `http://127.0.0.1:${port}/`, keepalive, fail_if_body_matches_regexp: ['nope'] }).run();
+        assert.equal(r.reason, 'protocol', `keepalive ${keepalive}: ${r.message}`);
+      }
+    } finally {
+      srv.close();
+    }
+  });
+
+  test('out of file descriptors (EMFILE) says so and what to raise', async () => {
+    const { execFileSync } = await import('node:child_process');
+    // A real EMFILE: a child with a descriptor limit of 30 opens sockets until it gets one, then classifies it.
+    const script = `
+      import net from 'node:net';
+      import { classifyNetworkError } from './src/probes/net-errors.ts';
+      const keep = [];
+      const srv = net.createServer((c) => keep.push(c)).on('error', () => {});
+      await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+      const port = srv.address().port;
+      const tryOne = () => new Promise((res) => { const s = net.connect(port, '127.0.0.1'); keep.push(s); s.on('connect', () => res(undefined)); s.on('error', res); });
+      for (let i = 0; i < 100; i++) { const e = await tryOne(); if (e && e.code === 'EMFILE') { console.log(JSON.stringify(classifyNetworkError(e, false))); process.exit(0); } }
+      console.log('no EMFILE'); process.exit(1);`;
+    const out = execFileSync('sh', ['-c', `ulimit -n 30 && exec ${process.execPath} --import tsx --input-type=module -e "$0"`, script], { encoding: 'utf8' });
+    const r = JSON.parse(out.trim().split('\n').pop()!) as { reason: string; message: string };
+    assert.match(r.message, /EMFILE.*raise the agent's open-file limit, LimitNOFILE/);
+  });
+});
+
 describe('network failures', () => {
   test('connection refused', async () => {
     const port = await closedPort();
