@@ -100,6 +100,11 @@ export class RemediationRunner {
     const r = replay(records);
     for (const [name, s] of r.states) this.states.set(name, s);
     this.pause = r.pause;
+    if (r.orphans.length > 0) {
+      this.deps.metrics.remediation.journalProblems.inc({ kind: 'orphan_outcome' }, r.orphans.length);
+      this.deps.logger.warn({ journal: journal.path, outcomes: r.orphans.slice(0, 10) },
+        `remediation journal: ${r.orphans.length} outcome record(s) without their intent; ignored (was the journal edited or pieced together?)`);
+    }
     // Busy at once, so no decision can act before the world has been asked.
     for (const p of r.pending) this.states.set(p.rule, markBusy(this.getState(p.rule), this.now(), 'reconciling'));
     this.deps.logger.info({ journal: journal.path, records: records.length, pending: r.pending.length, paused: this.pause.paused },

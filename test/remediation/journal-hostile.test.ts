@@ -109,3 +109,16 @@ test('planted symlinks in state_dir are never followed; a state_dir others can w
     await rm(base, { recursive: true, force: true });
   }
 });
+
+test('an outcome without its intent is reported, not silently used or dropped', async () => {
+  const { replay } = await import('../../src/remediation/replay.js');
+  const now = Date.parse('2026-06-01T00:00:00Z');
+  const rec = (o: Record<string, unknown>) => ({ v: 1, time: new Date(now).toISOString(), ts: now, ...o }) as unknown as JournalRecord;
+  const r = replay([
+    rec({ ...intent('a') }),
+    rec({ event: 'outcome', id: 'a', rule: 'restart-api', action: 'systemd_restart', outcome: 'succeeded', detail: 'ok' }),
+    rec({ event: 'outcome', id: 'ghost', rule: 'restart-api', action: 'systemd_restart', outcome: 'succeeded', detail: 'forged' }),
+  ]);
+  assert.deepEqual(r.orphans, [{ id: 'ghost', rule: 'restart-api' }]);
+  assert.equal(r.states.get('restart-api')?.actions.length, 1, 'the orphan is not an action');
+});
