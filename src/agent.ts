@@ -21,6 +21,7 @@ import { ACTION_TYPES, actionTypes } from './actions/registry.js';
 import { RemediationRunner } from './remediation/runner.js';
 import { buildAdminApp } from './server/admin.js';
 import { createFailover } from './failover/wiring.js';
+import { tokenFileWarning } from './server/admin-token.js';
 import { clusterSettings } from './failover/config.js';
 import type { FailoverClusters } from './failover/clusters.js';
 
@@ -117,6 +118,8 @@ export class Agent implements AgentView {
       if (cfg) this.opts.logger.warn('admin API disabled: admin.token_file is not set');
       return;
     }
+    const exposed = cfg.token_file ? tokenFileWarning(cfg.token_file) : undefined;
+    if (exposed) this.opts.logger.warn(exposed);
     this.admin = buildAdminApp(this.remediation, () => this.config.admin?.token, this.opts.logger, this.failover);
     this.adminAddress = await this.admin.listen({ host: cfg.listen.host, port: cfg.listen.port });
     this.remediation.adminAddress = this.adminAddress;
@@ -138,6 +141,18 @@ export class Agent implements AgentView {
   }
 
   private async doReload(): Promise<ReloadOutcome> {
+    try {
+      return await this.reloadOnce();
+    } catch (err) {
+      // Whatever went wrong, a reload that did not complete is a failed reload (and says so).
+      const problems = [{ path: '', message: `reload failed: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500) }];
+      this.markReload(false, problems);
+      this.opts.logger.error({ file: this.opts.configFile, problems }, 'config reload failed; the previous config keeps running');
+      return { ok: false, problems };
+    }
+  }
+
+  private async reloadOnce(): Promise<ReloadOutcome> {
     const loaded = await loadConfigFile(this.opts.configFile, Agent.loadOptions(this.opts.env));
     if (!loaded.ok) {
       this.markReload(false, loaded.problems);

@@ -25,6 +25,28 @@ export interface CommandOptions {
   readonly killGraceMs?: number;
 }
 
+/** A VIGIL_* value longer than this is cut: a peer's 200 KiB error text must not make exec fail with E2BIG. */
+export const ENV_VALUE_LIMIT = 4096;
+const CUT = '… (truncated)';
+
+/**
+ * The values vigil itself puts in a child's environment (VIGIL_*) carry peer
+ * text (a probe's message): control characters become spaces (a NUL would
+ * make the spawn fail) and the length is bounded. Other variables are the
+ * operator's and pass as they are.
+ */
+export function childEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) continue;
+    if (!k.startsWith('VIGIL_')) { out[k] = v; continue; }
+    // eslint-disable-next-line no-control-regex
+    const clean = v.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, ' ');
+    out[k] = clean.length > ENV_VALUE_LIMIT ? `${clean.slice(0, ENV_VALUE_LIMIT - CUT.length)}${CUT}` : clean;
+  }
+  return out;
+}
+
 export function runCommand(argv: readonly string[], opts: CommandOptions): Promise<CommandResult> {
   const started = Date.now();
   return new Promise((resolve) => {
@@ -43,7 +65,7 @@ export function runCommand(argv: readonly string[], opts: CommandOptions): Promi
     };
     let timedOut = false;
     let settled = false;
-    const child = spawn(argv[0], argv.slice(1), { env: opts.env, cwd: opts.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(argv[0], argv.slice(1), { env: childEnv(opts.env), cwd: opts.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     const killGroup = (sig: NodeJS.Signals) => {
       try { if (child.pid !== undefined) process.kill(-child.pid, sig); } catch { /* already gone */ }
     };

@@ -5,6 +5,9 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parseDuration, parseSize } from './durations.js';
 
+/** Node's timers wait at most 2^31-1 ms (~24.8 days): a longer delay fires at once, every time. */
+export const MAX_DURATION_MS = 24 * 86_400_000;
+
 export const duration = ({ positive = false }: { positive?: boolean } = {}) =>
   z.string({ invalid_type_error: 'must be a duration like 500ms, 5s, 1m or 1h30m' })
     .transform((text, ctx) => {
@@ -17,6 +20,10 @@ export const duration = ({ positive = false }: { positive?: boolean } = {}) =>
       // already failed, which printed a second, wrong "must be longer than 0s".
       if (positive && ms <= 0) {
         ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be longer than 0s' });
+        return z.NEVER;
+      }
+      if (ms > MAX_DURATION_MS) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `"${text}" is too long: durations are at most 24d (a timer cannot wait longer)` });
         return z.NEVER;
       }
       return ms;
@@ -87,6 +94,25 @@ export const secret = (env: NodeJS.ProcessEnv) =>
     errorMap: (issue, c) => (issue.code === z.ZodIssueCode.invalid_union || issue.code === z.ZodIssueCode.invalid_type
       ? { message: 'must be a string (may use ${ENV}) or { file: /path/to/secret }' } : { message: c.defaultError }),
   }).transform((v, ctx) => (typeof v === 'string' ? expandEnv(v, env, ctx) : readSecretFile(v.file, ctx)));
+
+/** A map of values some of which may be secrets, and which ones were (a `{ file: }` or a `${ENV}` value). */
+export interface MarkedValues { readonly values: Readonly<Record<string, string>>; readonly secrets: ReadonlySet<string> }
+
+/** Like a record of {@link secret}, remembering which entries were secrets (so they are never sent where they should not go). */
+export const markedSecrets = (env: NodeJS.ProcessEnv) =>
+  z.record(z.union([z.string(), z.object({ file: z.string() }).strict()], {
+    errorMap: (issue, c) => (issue.code === z.ZodIssueCode.invalid_union || issue.code === z.ZodIssueCode.invalid_type
+      ? { message: 'must be a string (may use ${ENV}) or { file: /path/to/secret }' } : { message: c.defaultError }),
+  })).transform((raw, ctx): MarkedValues => {
+    const values: Record<string, string> = {};
+    const secrets = new Set<string>();
+    for (const [k, v] of Object.entries(raw)) {
+      const at = { ...ctx, addIssue: (i: z.IssueData) => ctx.addIssue({ ...i, path: [...(i.path ?? []), k] }) } as z.RefinementCtx;
+      if (typeof v !== 'string' || new RegExp(ENV_RE.source).test(v)) secrets.add(k);
+      values[k] = typeof v === 'string' ? expandEnv(v, env, at) : readSecretFile(v.file, at);
+    }
+    return { values, secrets };
+  });
 
 /**
  * `key` or `key_file` (exactly one at most): the `_file` form reads the secret

@@ -1,7 +1,7 @@
 // Reads vigil.yaml, validates it, and reports every problem with its YAML
 // path and line. Nothing here throws for bad input: callers get a list.
-import { readFile } from 'node:fs/promises';
-import { LineCounter, parseDocument, isMap, isSeq, isPair, isScalar, type Node, type Document } from 'yaml';
+import { readFile, stat } from 'node:fs/promises';
+import { LineCounter, parseDocument, isAlias, isMap, isSeq, isPair, isScalar, visit, type Node, type Document } from 'yaml';
 import type { z } from 'zod';
 import { buildConfigSchema, type VigilConfig } from './schema.js';
 import type { SchemaContext } from '../probes/definition.js';
@@ -26,9 +26,20 @@ export interface LoadOptions {
   readonly schema: SchemaContext;
 }
 
+/** A config is a few KiB; a file far larger is a mistake (or an attack) that would cost seconds and GiB to parse. */
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+/** How many times aliases may be expanded in one file: enough for any sane reuse, far below an alias bomb. */
+const MAX_ALIAS_COUNT = 1000;
+
+const tooLarge = (file: string, bytes: number): ConfigProblem => ({
+  path: '', message: `${file} is ${(bytes / 1024 / 1024).toFixed(1)} MiB; vigil reads config files of at most ${MAX_CONFIG_BYTES / 1024 / 1024} MiB`,
+});
+
 export async function loadConfigFile(file: string, opts: LoadOptions): Promise<LoadResult> {
   let text: string;
   try {
+    const st = await stat(file);
+    if (st.isFile() && st.size > MAX_CONFIG_BYTES) return { ok: false, problems: [tooLarge(file, st.size)] };
     text = await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
@@ -42,6 +53,7 @@ export async function loadConfigFile(file: string, opts: LoadOptions): Promise<L
 }
 
 export function parseConfigText(text: string, opts: LoadOptions): LoadResult {
+  if (text.length > MAX_CONFIG_BYTES) return { ok: false, problems: [tooLarge('the config', Buffer.byteLength(text))] };
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -59,9 +71,29 @@ export function parseConfigText(text: string, opts: LoadOptions): LoadResult {
   if (!isMap(doc.contents)) {
     return { ok: false, problems: [{ path: '', line: rangeLine(doc.contents, lineCounter) ?? 1, message: 'the top level must be a mapping with keys like agent: and probes:' }] };
   }
-  const parsed = buildConfigSchema(opts.probeTypes, opts.schema, opts.actionTypes).safeParse(doc.toJS());
+  let js: unknown;
+  try {
+    js = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    return { ok: false, problems: [aliasProblem(doc, lineCounter, err)] };
+  }
+  const parsed = buildConfigSchema(opts.probeTypes, opts.schema, opts.actionTypes).safeParse(js);
   if (parsed.success) return { ok: true, config: parsed.data };
   return { ok: false, problems: zodProblems(parsed.error, doc, lineCounter) };
+}
+
+/** The yaml library throws (instead of reporting) for aliases it cannot or will not resolve: say which, where. */
+function aliasProblem(doc: Document, lc: LineCounter, err: unknown): ConfigProblem {
+  const text = err instanceof Error ? err.message : String(err);
+  const unresolved = /^Unresolved alias[^:]*: (.*)$/.exec(text);
+  let line: number | undefined;
+  visit(doc, { Alias: (_k, node) => {
+    if (!unresolved || node.source === unresolved[1]) { line = rangeLine(node, lc); return visit.BREAK; }
+    return undefined;
+  } });
+  return unresolved
+    ? { path: '', line, message: `alias *${unresolved[1]} refers to no anchor &${unresolved[1]} defined before it` }
+    : { path: '', line, message: `YAML aliases expand too much (${/Excessive alias count/i.test(text) ? `more than ${MAX_ALIAS_COUNT} expansions` : text.slice(0, 200)}); write the values out` };
 }
 
 function zodProblems(error: z.ZodError, doc: Document, lc: LineCounter): ConfigProblem[] {

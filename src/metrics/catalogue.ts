@@ -72,7 +72,7 @@ export function createMetrics(registry: Registry, build: { version: string }) {
     paused: new Gauge({ name: 'vigil_remediation_paused', help: '1 while an operator has paused all remediation.', registers: r }),
     maintenance: new Gauge({ name: 'vigil_maintenance_active', help: '1 while a maintenance window suppresses remediation.', registers: r }),
     reconciled: new Counter({ name: 'vigil_remediation_reconciled_total', help: 'Intents found without an outcome after a restart (the agent died mid-action), by what the world said (reconciled_succeeded|reconciled_failed|reconciled_unknown).', labelNames: ['rule', 'action', 'outcome'], registers: r }),
-    journalProblems: new Counter({ name: 'vigil_remediation_journal_problems_total', help: 'Remediation journal problems by kind (torn_line|corrupt_line|write_failed|rotate_failed).', labelNames: ['kind'], registers: r }),
+    journalProblems: new Counter({ name: 'vigil_remediation_journal_problems_total', help: 'Remediation journal problems by kind (torn_line|corrupt_line|implausible_time|orphan_outcome|write_failed|rotate_failed).', labelNames: ['kind'], registers: r }),
   };
 
   const agent = {

@@ -5,8 +5,9 @@
 // NULL: "last known lag before the primary was lost" is the number that
 // tells how much the replica may be missing. It is kept in state_dir too: an
 // agent restarted while the primary is down still knows it.
-import { readFileSync } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
+import { closeSync, constants, openSync, readFileSync } from 'node:fs';
+import { rename } from 'node:fs/promises';
+import { createFresh } from '../state/safe-files.js';
 import { MysqlConnector, type MysqlLink, type MysqlTarget } from './connection.js';
 import { ReplicaStatusReader } from './replica-status.js';
 import { heartbeatLag, readHeartbeats, type HeartbeatTable } from './heartbeat-table.js';
@@ -37,7 +38,11 @@ const LAG_SAVE_EVERY_MS = 5000;
 function loadLag(file: string | undefined): LagMemory | undefined {
   if (!file) return undefined;
   try {
-    const v = JSON.parse(readFileSync(file, 'utf8')) as Partial<LagMemory>;
+    // Never through a link planted in state_dir.
+    const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    let text: string;
+    try { text = readFileSync(fd, 'utf8'); } finally { closeSync(fd); }
+    const v = JSON.parse(text) as Partial<LagMemory>;
     return typeof v.seconds === 'number' && typeof v.at === 'number' && (v.source === 'heartbeat' || v.source === 'seconds_behind')
       ? { seconds: v.seconds, at: v.at, source: v.source } : undefined;
   } catch {
@@ -98,7 +103,8 @@ export class LocalServer {
     if (prev && Math.abs(prev.seconds - lag.seconds) < 1 && lag.at - prev.at < LAG_SAVE_EVERY_MS) return;
     this.saving = true;
     const tmp = `${file}.tmp`;
-    writeFile(tmp, JSON.stringify(lag)).then(() => rename(tmp, file))
+    createFresh(tmp).then(async (fh) => { try { await fh.writeFile(JSON.stringify(lag)); } finally { await fh.close(); } })
+      .then(() => rename(tmp, file))
       .then(() => { this.saved = lag; }, () => undefined) // an unwritable state_dir only costs the memory across restarts
       .finally(() => { this.saving = false; });
   }

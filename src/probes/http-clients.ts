@@ -69,15 +69,18 @@ export function keepAliveClient(o: ClientOptions): HttpClient {
   const agents = { http: new http.Agent({ keepAlive: true, maxSockets: 1 }), https: new https.Agent({ keepAlive: true, maxSockets: 1, ...tls }) };
   // Sockets whose handshake is already watched (a kept-alive socket is handed to many requests).
   const watched = new WeakSet<object>();
+  // node:http reports a parse error that comes after the head (a bad chunk size) on the request,
+  // while the response only says "aborted": keep it, so the probe can say what happened.
   const request = (url: URL, method: string, headers: Readonly<Record<string, string>>, body: string | undefined, signal: AbortSignal) =>
-    new Promise<http.IncomingMessage>((resolve, reject) => {
+    new Promise<{ res: http.IncomingMessage; late: () => Error | undefined }>((resolve, reject) => {
       const secure = url.protocol === 'https:';
+      let late: Error | undefined;
       const req = (secure ? https : http).request(url, {
         method, headers, signal,
         agent: secure ? agents.https : agents.http,
         ...(secure ? tls : {}),
-      }, resolve);
-      req.on('error', reject);
+      }, (res) => resolve({ res, late: () => late }));
+      req.on('error', (err) => { late = err; reject(err); });
       if (secure) {
         req.on('socket', (socket) => {
           if (watched.has(socket)) return;
@@ -90,7 +93,7 @@ export function keepAliveClient(o: ClientOptions): HttpClient {
     });
   return {
     async send(url, method, headers, body, stopAtRedirect, signal) {
-      const res = await request(url, method, headers, body, signal);
+      const { res, late } = await request(url, method, headers, body, signal);
       const status = res.statusCode ?? 0;
       const location = typeof res.headers.location === 'string' ? res.headers.location : undefined;
       if (stopAtRedirect && location !== undefined && isRedirectStatus(status)) {
@@ -101,8 +104,12 @@ export function keepAliveClient(o: ClientOptions): HttpClient {
         const { body: text, truncated } = await readBody(res, o.limit, o.keepBody);
         return { status, location, body: text, truncated };
       } catch (err) {
+        // Give the event loop a turn: the request's parse error arrives just after the response's abort.
+        await new Promise((r) => setImmediate(r));
+        const cause = late();
+        const parse = cause && /^HPE_/.test(String((cause as NodeJS.ErrnoException).code)) ? cause : undefined;
         // As http-wire does: the probe still reports the status whose body failed.
-        throw Object.assign(err as Error, { httpStatus: status });
+        throw Object.assign(parse ?? (err as Error), { httpStatus: status });
       }
     },
     close: () => { agents.http.destroy(); agents.https.destroy(); },

@@ -9,7 +9,7 @@
 // node:http's Agent. CPU per run was the agent's main cost at 1000 probes a second.
 import type { DetailedPeerCertificate } from 'node:tls';
 import { z } from 'zod';
-import { secret, size } from '../config/fields.js';
+import { markedSecrets, size } from '../config/fields.js';
 import { tlsConfig, earliestExpiry } from '../config/tls.js';
 import { defineProbe } from './definition.js';
 import { freshConnectionClient, keepAliveClient } from './http-clients.js';
@@ -59,8 +59,8 @@ export const httpProbe = defineProbe({
     url: z.string().refine(isHttpUrl, 'must be an absolute http:// or https:// URL'),
     method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']).default('GET'),
     // Checked here so a bad header is refused at load (with its line), not on every run.
-    headers: z.record(secret(ctx.env)).superRefine((headers, c) => {
-      for (const [name, value] of Object.entries(headers)) {
+    headers: markedSecrets(ctx.env).superRefine((headers, c) => {
+      for (const [name, value] of Object.entries(headers.values)) {
         if (!isHeaderName(name)) c.addIssue({ code: z.ZodIssueCode.custom, path: [name], message: "must be an HTTP header name (letters, digits and !#$%&'*+-.^_`|~)" });
         // The value may be a secret: the message never shows it.
         else if (!isHeaderValue(value)) c.addIssue({ code: z.ZodIssueCode.custom, path: [name], message: 'must not contain CR, LF or other control characters' });
@@ -91,8 +91,13 @@ export const httpProbe = defineProbe({
     // (and per redirect) with `Connection: close`.
     const client = cfg.keepalive
       ? keepAliveClient(options)
-      : freshConnectionClient(options, { url: target, method: cfg.method, headers: cfg.headers, body: cfg.body });
+      : freshConnectionClient(options, { url: target, method: cfg.method, headers: cfg.headers.values, body: cfg.body });
     const follows = (hops: number) => cfg.follow_redirects && hops < cfg.max_redirects;
+    // What a peer must not get back into /status or the log by echoing our request at us.
+    const secretValues = [
+      ...Object.entries(cfg.headers.values).filter(([k]) => cfg.headers.secrets.has(k) || CREDENTIAL_HEADER.test(k)).map(([, v]) => v),
+      ...(target.password ? [decodeURIComponent(target.password)] : []),
+    ].filter((v) => v.length >= 4);
 
     return {
       name: cfg.name,
@@ -104,17 +109,21 @@ export const httpProbe = defineProbe({
           let url = target;
           let method: string = cfg.method;
           let body = cfg.body;
-          let headers: Record<string, string> = cfg.headers;
+          let headers: Readonly<Record<string, string>> = cfg.headers.values;
           let res = await client.send(url, method, headers, body, follows(0), signal);
           for (let redirects = 0; follows(redirects) && res.location !== undefined && isRedirectStatus(res.status); redirects++) {
             const next = new URL(res.location, url);
+            if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+              observations.push({ name: 'http_status_code', value: res.status });
+              return fail('protocol', `${cfg.method} ${shown}: redirected (${res.status}) to a ${next.protocol} URL; only http and https redirects are followed`, observations);
+            }
             // As fetch does: 303 (and 301/302 after a POST) continue as GET without a body;
             // credentials are not sent on to another origin.
             if (res.status === 303 ? method !== 'HEAD' : (res.status === 301 || res.status === 302) && method === 'POST') {
               method = 'GET';
               body = undefined;
             }
-            if (next.origin !== url.origin) headers = withoutCredentials(headers);
+            if (next.origin !== url.origin) headers = withoutCredentials(headers, cfg.headers.secrets);
             url = next;
             res = await client.send(url, method, headers, body, follows(redirects + 1), signal);
           }
@@ -139,7 +148,7 @@ export const httpProbe = defineProbe({
           // The status when the head arrived and the body failed; else 0 (no response), as blackbox_exporter reports.
           if (!observations.some((o) => o.name === 'http_status_code')) observations.push({ name: 'http_status_code', value: statusOf(err) });
           if (certExpiry !== undefined) observations.push({ name: 'tls_cert_expiry_timestamp_seconds', value: certExpiry });
-          return fail(reason, `${cfg.method} ${shown}: ${message}`, observations);
+          return fail(reason, `${cfg.method} ${shown}: ${redactEcho(message, secretValues)}`, observations);
         }
       }),
       close: async () => { client.close(); },
@@ -152,6 +161,28 @@ function statusOf(err: unknown): number {
   return typeof status === 'number' ? status : 0;
 }
 
-function withoutCredentials(headers: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers).filter(([k]) => !/^(authorization|proxy-authorization|cookie)$/i.test(k)));
+const CREDENTIAL_HEADER = /^(authorization|proxy-authorization|cookie)$/i;
+
+/**
+ * Peer text that may echo the request (a server that answers with our own
+ * request line or headers): query strings, credential header values and every
+ * secret value (also where a message cut it short) become "…".
+ */
+export function redactEcho(message: string, secrets: readonly string[]): string {
+  let out = message.replace(/\?[^\s"]*/g, '?…')
+    .replace(/((?:proxy-)?authorization|cookie|set-cookie)(\s*:\s*)[^"\r\n]*/gi, '$1$2…');
+  for (const v of secrets) {
+    out = out.split(v).join('…');
+    // A quoted excerpt cut at 64 characters may end in the middle of a secret.
+    for (let n = v.length - 1; n >= 4; n--) {
+      const head = `${v.slice(0, n)}…`;
+      if (out.includes(head)) { out = out.split(head).join('…'); break; }
+    }
+  }
+  return out;
+}
+
+/** What may follow a redirect to another origin: no credential header, and no header whose value was configured as a secret. */
+function withoutCredentials(headers: Readonly<Record<string, string>>, secrets: ReadonlySet<string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([k]) => !secrets.has(k) && !CREDENTIAL_HEADER.test(k)));
 }

@@ -41,6 +41,10 @@ export function classifyNetworkError(err: unknown, aborted: boolean): { reason: 
   if (CONNECT.has(code)) return { reason: 'connect_refused', message };
   if (isTlsCode(code)) return { reason: 'tls', message };
   if (isProtocolCode(code)) return { reason: 'protocol', message };
+  // Not the peer's fault and not a vigil bug: this host is out of descriptors or memory for sockets.
+  if (code === 'EMFILE' || code === 'ENFILE' || code === 'ENOBUFS' || code === 'ENOMEM') {
+    return { reason: 'internal', message: `this host could not open a connection: ${message} (raise the agent's open-file limit, LimitNOFILE, or probe less at once)` };
+  }
   return { reason: 'internal', message };
 }
 

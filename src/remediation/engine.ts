@@ -9,7 +9,7 @@ import {
   pausedGate, precheckStandGate, startupGate, type Gate,
 } from './gates.js';
 import { observe } from './rule-state.js';
-import type { Decision, DecisionContext, ProbeEvent, RuleSpec, RuleState, Trigger } from './types.js';
+import { OPERATOR_HOLDS, type Decision, type DecisionContext, type OperatorHold, type ProbeEvent, type RuleSpec, type RuleState, type Trigger } from './types.js';
 
 /**
  * The order is the contract operators read in /status: their own switches
@@ -41,7 +41,15 @@ export function decide(state: RuleState, spec: RuleSpec, ctx: DecisionContext, t
     if (wait !== undefined) return { kind: 'none', detail: wait };
     because = conditionOf(state, spec, ctx, cond.met).text;
   } else {
-    if (trigger.force) return { kind: 'act', detail: 'forced by an operator (rule gates skipped)' };
+    if (trigger.force) {
+      // Force lifts the rule's own gates; a pause or a maintenance window is another person's decision.
+      for (const [name, gate] of GATE_ORDER) {
+        if (!(OPERATOR_HOLDS as readonly string[]).includes(name) || trigger.override?.includes(name as OperatorHold)) continue;
+        const blocked = gate(state, spec, ctx);
+        if (blocked) return { kind: 'blocked', reason: blocked.reason, detail: `${blocked.detail}; force does not override it; add override=${name} to the request to act anyway` };
+      }
+      return { kind: 'act', detail: `forced by an operator (rule gates skipped${trigger.override?.length ? `, ${trigger.override.join(' and ')} overridden` : ''})` };
+    }
     because = 'run by an operator';
   }
   for (const [name, gate] of GATE_ORDER) {

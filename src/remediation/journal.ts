@@ -2,7 +2,8 @@
 // fsynced before append() resolves, so an intent is on disk before its action
 // runs. Bounded: past max_bytes it is compacted to the records replay still
 // needs, and the previous file is kept as `<name>.1`.
-import { mkdir, open, readFile, rename, stat, truncate, unlink, link, type FileHandle } from 'node:fs/promises';
+import { open, rename, stat, unlink, link, type FileHandle } from 'node:fs/promises';
+import { createFresh, ensureStateDir, openAppendNoFollow, openReadNoFollow } from '../state/safe-files.js';
 import { dirname, join } from 'node:path';
 import { JOURNAL_VERSION, parseJournal, type JournalEntry, type JournalProblem, type JournalRecord } from './journal-format.js';
 
@@ -36,16 +37,13 @@ export class Journal {
 
   /** Creates the directory, reads what is there (repairing a torn tail) and opens for appending. */
   async open(): Promise<JournalRecord[]> {
-    await mkdir(this.opts.dir, { recursive: true, mode: 0o700 });
-    const text = await readFile(this.path, 'utf8').catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return '';
-      throw err;
-    });
+    await ensureStateDir(this.opts.dir);
+    const text = await this.readJournal();
     const parsed = parseJournal(text, this.now());
     for (const p of parsed.problems) this.report(p);
     const fullLength = Buffer.byteLength(text);
-    if (parsed.goodLength < fullLength) await truncate(this.path, parsed.goodLength);
-    this.fh = await open(this.path, 'a', 0o600);
+    this.fh = await openAppendNoFollow(this.path);
+    if (parsed.goodLength < fullLength) await this.fh.truncate(parsed.goodLength);
     this.size = parsed.goodLength;
     // A last record that lost only its newline: finish the line before appending after it.
     if (parsed.goodLength > 0 && !text.slice(0, parsed.goodLength).endsWith('\n')) {
@@ -67,15 +65,18 @@ export class Journal {
     if (!this.fh) throw new Error('journal is not open');
     const ts = this.now();
     const record = { v: JOURNAL_VERSION, time: new Date(ts).toISOString(), ts, ...entry } as JournalRecord;
-    const line = `${JSON.stringify(record)}\n`;
+    const line = Buffer.from(`${JSON.stringify(record)}\n`);
     try {
-      await this.fh.write(line);
+      await this.writeWhole(line);
       await this.fh.sync();
     } catch (err) {
+      // Whatever part of the line reached the file must not stay: the next start would cut a
+      // torn line and forget the intent (and act again inside its cooldown).
+      await this.fh.truncate(this.size).then(() => this.fh?.sync()).catch(() => undefined);
       this.report({ kind: 'write_failed', detail: `cannot write ${this.path}: ${(err as Error).message}`, time: new Date(ts).toISOString() });
       throw err;
     }
-    this.size += Buffer.byteLength(line);
+    this.size += line.length;
     if (this.size > Math.max(this.opts.maxBytes, this.floor * 2)) await this.compact().catch((err: Error) => {
       this.report({ kind: 'rotate_failed', detail: `cannot compact ${this.path}: ${err.message}`, time: new Date(this.now()).toISOString() });
     });
@@ -83,16 +84,41 @@ export class Journal {
   }
 
   /**
+   * The whole line or an error: a regular file's write returns short when
+   * the disk fills up mid-line, and the rest then fails with ENOSPC.
+   */
+  private async writeWhole(line: Buffer): Promise<void> {
+    let done = 0;
+    while (done < line.length) {
+      const { bytesWritten } = await this.fh!.write(line, done, line.length - done, null);
+      if (bytesWritten <= 0) throw new Error(`short write: ${done} of ${line.length} bytes (disk full?)`);
+      done += bytesWritten;
+    }
+  }
+
+  /**
    * Rewrites the journal with only the records replay still needs. The old
    * file is hard-linked to `.1` first and the new one renamed over it, so a
    * crash at any point leaves a complete journal in place.
    */
+  /** The journal's text ('' when there is none yet), never through a link. */
+  private async readJournal(): Promise<string> {
+    let fh: FileHandle;
+    try {
+      fh = await openReadNoFollow(this.path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
+      throw err;
+    }
+    try { return await fh.readFile('utf8'); } finally { await fh.close(); }
+  }
+
   private async compact(): Promise<void> {
-    const text = await readFile(this.path, 'utf8');
+    const text = await this.readJournal();
     const kept = this.opts.keep(parseJournal(text, this.now()).records, this.now());
     const body = kept.map((r) => `${JSON.stringify(r)}\n`).join('');
     const tmp = `${this.path}.tmp`;
-    const out = await open(tmp, 'w', 0o600);
+    const out = await createFresh(tmp);
     try {
       await out.write(body);
       await out.sync();
@@ -105,7 +131,7 @@ export class Journal {
     await rename(tmp, this.path);
     await syncDir(dirname(this.path));
     await this.fh?.close();
-    this.fh = await open(this.path, 'a', 0o600);
+    this.fh = await openAppendNoFollow(this.path);
     this.size = (await stat(this.path)).size;
     this.floor = this.size;
     this.rotations += 1;

@@ -47,14 +47,19 @@ export async function reconcilePending(pending: readonly PendingIntent[], host: 
   const left = new Map<string, number>();
   for (const i of pending) left.set(i.rule, (left.get(i.rule) ?? 0) + 1);
   for (const intent of pending) {
-    const res = await ask(host.action(intent.rule, intent.action), intent, host);
+    const action = host.action(intent.rule, intent.action);
+    const res = await ask(action, intent, host);
     await host.journal.append({ event: 'outcome', id: intent.id, rule: intent.rule, action: intent.action, outcome: res.outcome, detail: res.detail })
       .catch((err: Error) => host.logger.error({ rule: intent.rule, id: intent.id, err: err.message }, 'cannot journal the reconciled outcome; it will be checked again on the next start'));
     left.set(intent.rule, (left.get(intent.rule) ?? 1) - 1);
     const done = completeAction(host.getState(intent.rule), intent.id, res.outcome, intent.at);
     host.setState(intent.rule, left.get(intent.rule) === 0 ? clearBusy(done) : done);
-    host.metrics.remediation.reconciled.inc({ rule: intent.rule, action: intent.action, outcome: res.outcome });
-    host.metrics.remediation.lastAction.set({ rule: intent.rule }, intent.at / 1000);
+    // Names read back from the file become label values only when they are configured (a forged
+    // or stale record must not create series).
+    if (action) {
+      host.metrics.remediation.reconciled.inc({ rule: intent.rule, action: intent.action, outcome: res.outcome });
+      host.metrics.remediation.lastAction.set({ rule: intent.rule }, intent.at / 1000);
+    }
     host.logger.warn({ rule: intent.rule, action: intent.action, target: intent.target, id: intent.id, intent_time: new Date(intent.at).toISOString(), outcome: res.outcome, detail: res.detail },
       `remediation ${intent.rule}: an earlier run stopped mid-action; ${res.outcome}: ${res.detail} (not repeated; cooldown counts from the intent)`);
   }

@@ -13,12 +13,15 @@ export interface Replayed {
   /** Intents without an outcome, oldest first: the agent died mid-action. */
   readonly pending: PendingIntent[];
   readonly pause: PauseState;
+  /** Outcomes whose intent is nowhere in the journal: written by hand, or a journal pieced together. Reported, not used. */
+  readonly orphans: ReadonlyArray<{ readonly id: string; readonly rule: string }>;
 }
 
 export function replay(records: readonly JournalRecord[]): Replayed {
   const states = new Map<string, RuleState>();
   const intents = new Map<string, IntentRecord>();
   let pause: PauseState = { paused: false };
+  const orphans: Array<{ id: string; rule: string }> = [];
   const get = (rule: string) => states.get(rule) ?? EMPTY_RULE_STATE;
   for (const r of records) {
     switch (r.event) {
@@ -32,6 +35,7 @@ export function replay(records: readonly JournalRecord[]): Replayed {
         // A reconciled intent's cooldown counts from the intent: when it really ran is unknown.
         const at = r.outcome.startsWith('reconciled_') && intent ? intent.ts : r.ts;
         if (intent) states.set(r.rule, completeAction(get(r.rule), r.id, r.outcome, at));
+        else orphans.push({ id: r.id, rule: r.rule });
         break;
       }
       case 'dry_run':
@@ -49,7 +53,7 @@ export function replay(records: readonly JournalRecord[]): Replayed {
     }
   }
   const pending = [...intents.values()].map((i) => ({ id: i.id, rule: i.rule, action: i.action, target: i.target, at: i.ts }));
-  return { states, pending, pause };
+  return { states, pending, pause, orphans };
 }
 
 /**

@@ -21,7 +21,7 @@ import { reconcilePending } from './reconcile.js';
 import { breaker, governingAction, markBusy, relevant, resetBreaker, seed } from './rule-state.js';
 import { compileRule, retentionMs, settingsOf, type ProbeThresholds, type Settings } from './rules.js';
 import { buildStatus } from './status.js';
-import { EMPTY_RULE_STATE, type Decision, type DecisionContext, type RuleSpec, type RuleState } from './types.js';
+import { EMPTY_RULE_STATE, type OperatorHold, type Decision, type DecisionContext, type RuleSpec, type RuleState } from './types.js';
 
 export const JOURNAL_MAX_BYTES = 1024 * 1024;
 
@@ -100,6 +100,11 @@ export class RemediationRunner {
     const r = replay(records);
     for (const [name, s] of r.states) this.states.set(name, s);
     this.pause = r.pause;
+    if (r.orphans.length > 0) {
+      this.deps.metrics.remediation.journalProblems.inc({ kind: 'orphan_outcome' }, r.orphans.length);
+      this.deps.logger.warn({ journal: journal.path, outcomes: r.orphans.slice(0, 10) },
+        `remediation journal: ${r.orphans.length} outcome record(s) without their intent; ignored (was the journal edited or pieced together?)`);
+    }
     // Busy at once, so no decision can act before the world has been asked.
     for (const p of r.pending) this.states.set(p.rule, markBusy(this.getState(p.rule), this.now(), 'reconciling'));
     this.deps.logger.info({ journal: journal.path, records: records.length, pending: r.pending.length, paused: this.pause.paused },
@@ -262,10 +267,10 @@ export class RemediationRunner {
   }
 
   /** Runs a rule now. Every gate applies unless `force`; the action's own precheck and dry-run always apply. */
-  async runNow(rule: string, force: boolean): Promise<ActResult | undefined> {
+  async runNow(rule: string, force: boolean, override: readonly OperatorHold[] = []): Promise<ActResult | undefined> {
     const r = this.rules.get(rule);
     if (!r) return undefined;
-    const decision = decide(this.getState(rule), r.spec, this.context(r.spec), { kind: 'manual', force });
+    const decision = decide(this.getState(rule), r.spec, this.context(r.spec), { kind: 'manual', force, override });
     if (decision.kind !== 'act') {
       if (decision.kind === 'blocked') this.decisions.record(rule, r.action.type, decision, this.now());
       return { decision };

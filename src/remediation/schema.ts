@@ -111,6 +111,8 @@ const adminSchema = z.object({
     ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['token_file'], message: `the token in ${a.token_file} is shorter than ${MIN_ADMIN_TOKEN_LENGTH} characters; write a random one, e.g. \`openssl rand -hex 32 > ${a.token_file}\`` });
   } else if (text.length === 0) {
     ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['token_file'], message: `${a.token_file} is empty; write a random token, e.g. \`openssl rand -hex 32 > ${a.token_file}\`` });
+  } else if (/\s/.test(text)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['token_file'], message: `the token in ${a.token_file} contains whitespace; a Bearer token cannot, so it would never match: write one without, e.g. \`openssl rand -hex 32 > ${a.token_file}\`` });
   }
   return { listen: a.listen, token_file: a.token_file, token: new SecretValue(text) };
 });

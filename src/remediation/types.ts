@@ -95,4 +95,10 @@ export interface DecisionContext {
 }
 
 /** What kind of evaluation this is: a probe result, or an operator's run (with or without force). */
-export type Trigger = { readonly kind: 'probe' } | { readonly kind: 'manual'; readonly force: boolean };
+export type Trigger = { readonly kind: 'probe' }
+  /** `override`: the operator holds that force may lift too, named explicitly (an operator's pause, a maintenance window). */
+  | { readonly kind: 'manual'; readonly force: boolean; readonly override?: readonly OperatorHold[] };
+
+/** Gates that an operator set and that force alone does not lift. */
+export const OPERATOR_HOLDS = ['paused', 'maintenance'] as const;
+export type OperatorHold = (typeof OPERATOR_HOLDS)[number];

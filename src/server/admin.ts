@@ -5,13 +5,14 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { bearerToken, type SecretValue } from './admin-token.js';
+import { OPERATOR_HOLDS, type OperatorHold } from '../remediation/types.js';
 
 export interface RemediationControl {
   status(): Record<string, unknown>;
   ruleNames(): string[];
   setPaused(paused: boolean, note?: string): Promise<{ paused: boolean; since?: number; note?: string }>;
   resetBreaker(rule: string): Promise<boolean>;
-  runNow(rule: string, force: boolean): Promise<{ decision: { kind: string; reason?: string; detail: string }; id?: string; outcome?: string; detail?: string } | undefined>;
+  runNow(rule: string, force: boolean, override?: readonly OperatorHold[]): Promise<{ decision: { kind: string; reason?: string; detail: string }; id?: string; outcome?: string; detail?: string } | undefined>;
 }
 
 /** Operator commands on cluster memberships (mysql_promote); absent without `coordination:`. */
@@ -21,7 +22,7 @@ export interface ClusterControl {
 }
 
 interface RuleParams { name: string }
-interface RunQuery { force?: string }
+interface RunQuery { force?: string; override?: string }
 interface NoteBody { note?: string }
 
 const MAX_NOTE = 200;
@@ -78,11 +79,17 @@ export function buildAdminApp(control: RemediationControl, token: () => SecretVa
 
   app.post<{ Params: RuleParams; Querystring: RunQuery }>('/v1/remediation/rules/:name/run', async (req, reply) => {
     const force = req.query.force === 'true' || req.query.force === '1';
-    logger.warn({ remote: req.ip, rule: req.params.name, force }, 'admin API: rule run requested');
-    const res = await control.runNow(req.params.name, force);
+    const asked = (req.query.override ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+    const unknown = asked.filter((x) => !(OPERATOR_HOLDS as readonly string[]).includes(x));
+    if (unknown.length > 0) {
+      return reply.code(400).send({ code: 'VIGIL_E_ADMIN_BAD_OVERRIDE', message: `override takes ${OPERATOR_HOLDS.join(' and/or ')} (comma-separated), with force=true; not ${unknown.join(', ')}` });
+    }
+    const override = asked as OperatorHold[];
+    logger.warn({ remote: req.ip, rule: req.params.name, force, override }, 'admin API: rule run requested');
+    const res = await control.runNow(req.params.name, force, override);
     if (!res) return reply.code(404).send(unknownRule(req.params.name));
     return {
-      rule: req.params.name, force, acted: res.outcome !== undefined,
+      rule: req.params.name, force, override, acted: res.outcome !== undefined,
       decision: res.decision, id: res.id ?? null, outcome: res.outcome ?? null, detail: res.detail ?? null,
     };
   });

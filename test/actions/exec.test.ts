@@ -81,3 +81,14 @@ test('precheck_command vetoes with its last line; reconcile_command says whether
   assert.equal(r.outcome, 'reconciled_unknown');
   assert.match(r.detail, /was not repeated/);
 }));
+
+test('peer text in VIGIL_MESSAGE cannot stop the runbook: a 200 KiB message is cut, a NUL byte removed', async () => withDir(async (dir) => {
+  const a = actionFromYaml(`{ type: exec, command: [/bin/sh, -c, 'printf "%s" "$VIGIL_MESSAGE" > ${dir}/msg'] }`);
+  const huge = await a.execute(ctx({ message: `${'x'.repeat(200 * 1024)}` }));
+  assert.equal(huge.outcome, 'succeeded', huge.detail);
+  const got = await readFile(join(dir, 'msg'), 'utf8');
+  assert.ok(got.length <= 4096 && got.startsWith('xxxx') && got.endsWith('… (truncated)'), `${got.length} chars`);
+  const nul = await a.execute(ctx({ message: 'before\u0000after\u0007bell' }));
+  assert.equal(nul.outcome, 'succeeded', nul.detail);
+  assert.equal(await readFile(join(dir, 'msg'), 'utf8'), 'before after bell');
+}));

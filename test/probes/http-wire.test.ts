@@ -67,7 +67,9 @@ async function trickle(socket: net.Socket, text: string, size = 1, pauseMs = 1):
 
 /** Keeps writing `chunk` until the client goes away. */
 function flood(socket: net.Socket, chunk: string): void {
-  const buf = Buffer.from(chunk, 'latin1');
+  // ~16 KiB per write: with one tiny write per line, a loaded machine (CI with the other suites
+  // running) took longer than the probe's 3 s timeout to deliver 64 KiB, and the test read "timed out".
+  const buf = Buffer.from(chunk.repeat(Math.max(1, Math.floor(16384 / chunk.length))), 'latin1');
   const pump = () => {
     while (!socket.destroyed && socket.write(buf));
     if (!socket.destroyed) socket.once('drain', pump);

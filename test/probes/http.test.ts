@@ -189,6 +189,120 @@ describe('redirects', () => {
   });
 });
 
+describe('secret headers and redirects', () => {
+  let server: TestServer;
+  before(async () => { server = await startHttpServer((req, res) => { res.writeHead(302, { location: String(req.headers['x-away']) }); res.end(); }); });
+  after(async () => { await server.close(); });
+
+  test('a header configured as a secret ({ file: } or ${ENV}) is not sent on to another origin; a plain one is', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-hdr-'));
+    writeFileSync(join(dir, 'key'), 'file-secret\n');
+    const seen: http.IncomingHttpHeaders[] = [];
+    const other = await startHttpServer((req, res) => { seen.push(req.headers); res.end('landed'); });
+    try {
+      const r = await buildProbe({
+        type: 'http', url: `${server.origin}/away`,
+        headers: { 'X-Api-Key': { file: join(dir, 'key') }, 'X-Env-Token': '${VIGIL_TEST_TOKEN}', 'X-Away': `${other.origin}/landing`, 'X-Plain': 'hello' },
+      }, { env: { VIGIL_TEST_TOKEN: 'env-secret' } }).run();
+      assert.equal(r.ok, true, r.message);
+      assert.equal(seen.length, 1);
+      assert.equal(seen[0]['x-api-key'], undefined, 'the file secret stayed home');
+      assert.equal(seen[0]['x-env-token'], undefined, 'the ${ENV} secret stayed home');
+      assert.equal(seen[0]['x-plain'], 'hello', 'a plain header follows the redirect');
+    } finally {
+      await other.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a peer that echoes the request', () => {
+  test('a query string, a credential header and a secret header echoed back never reach the message', async () => {
+    const net = await import('node:net');
+    // Answers with the first line of the request (or of the chosen header) as its "status line".
+    const echo = (pick: (lines: string[]) => string) => net.createServer((sock) => {
+      let buf = '';
+      sock.on('data', (d) => {
+        buf += d.toString('latin1');
+        if (buf.includes('\r\n\r\n')) sock.end(`${pick(buf.split('\r\n'))}\r\n\r\n`);
+      });
+      sock.on('error', () => undefined);
+    });
+    for (const [pick, secretText] of [
+      [(l: string[]) => l[0], 'token=s3cret-query'],
+      [(l: string[]) => l.find((x) => /^authorization:/i.test(x)) ?? '', 'Bearer-abcdef123456'],
+      [(l: string[]) => l.find((x) => /^x-api-key:/i.test(x)) ?? '', 'key-0123456789'],
+    ] as const) {
+      const srv = echo(pick).listen(0, '127.0.0.1');
+      await new Promise((r) => srv.once('listening', r));
+      const port = (srv.address() as import('node:net').AddressInfo).port;
+      try {
+        const r = await buildProbe({
+          type: 'http', url: `http://127.0.0.1:${port}/health?token=s3cret-query`,
+          headers: { Authorization: 'Bearer Bearer-abcdef123456', 'X-Api-Key': '${KEY}' },
+        }, { env: { KEY: 'key-0123456789' } }).run();
+        assert.equal(r.ok, false);
+        assert.equal(r.reason, 'protocol', r.message);
+        assert.doesNotMatch(r.message ?? '', new RegExp(secretText), `leaked: ${r.message}`);
+      } finally {
+        srv.close();
+      }
+    }
+  });
+});
+
+describe('failure reasons that name what happened', () => {
+  test('a redirect to file:// is a protocol failure, not internal', async () => {
+    const srv = await startHttpServer((_q, res) => { res.writeHead(302, { location: 'file:///etc/passwd' }); res.end(); });
+    try {
+      const r = await buildProbe({ type: 'http', url: `${srv.origin}/` }).run();
+      assert.equal(r.reason, 'protocol', r.message);
+      assert.match(r.message ?? '', /redirected \(302\) to a file: URL; only http and https redirects are followed/);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  test('an invalid chunk size is a protocol failure with keepalive too (node:http only said "aborted")', async () => {
+    const net = await import('node:net');
+    const srv = net.createServer((sock) => {
+      sock.on('data', () => sock.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nhello\r\n0\r\n\r\n'));
+      sock.on('error', () => undefined);
+    }).listen(0, '127.0.0.1');
+    await new Promise((r) => srv.once('listening', r));
+    try {
+      const port = (srv.address() as import('node:net').AddressInfo).port;
+      for (const keepalive of [true, false]) {
+        const r = await buildProbe({ type: 'http', url: `http://127.0.0.1:${port}/`, keepalive, fail_if_body_matches_regexp: ['nope'] }).run();
+        assert.equal(r.reason, 'protocol', `keepalive ${keepalive}: ${r.message}`);
+      }
+    } finally {
+      srv.close();
+    }
+  });
+
+  test('out of file descriptors (EMFILE) says so and what to raise', async () => {
+    const { execFileSync } = await import('node:child_process');
+    // A real EMFILE: a child with a descriptor limit of 30 opens sockets until it gets one, then classifies it.
+    const script = `
+      import net from 'node:net';
+      import { classifyNetworkError } from './src/probes/net-errors.ts';
+      const keep = [];
+      const srv = net.createServer((c) => keep.push(c)).on('error', () => {});
+      await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+      const port = srv.address().port;
+      const tryOne = () => new Promise((res) => { const s = net.connect(port, '127.0.0.1'); keep.push(s); s.on('connect', () => res(undefined)); s.on('error', res); });
+      for (let i = 0; i < 100; i++) { const e = await tryOne(); if (e && e.code === 'EMFILE') { console.log(JSON.stringify(classifyNetworkError(e, false))); process.exit(0); } }
+      console.log('no EMFILE'); process.exit(1);`;
+    const out = execFileSync('sh', ['-c', `ulimit -n 30 && exec ${process.execPath} --import tsx --input-type=module -e "$0"`, script], { encoding: 'utf8' });
+    const r = JSON.parse(out.trim().split('\n').pop()!) as { reason: string; message: string };
+    assert.match(r.message, /EMFILE.*raise the agent's open-file limit, LimitNOFILE/);
+  });
+});
+
 describe('network failures', () => {
   test('connection refused', async () => {
     const port = await closedPort();

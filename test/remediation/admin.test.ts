@@ -119,7 +119,17 @@ test('admin API: run now respects every gate unless force; reset closes the brea
     assert.equal(r.body.acted, true);
     assert.equal((await lines(join(dir, 'runs'))).length, 2);
     const intents = (await journalLines(join(dir, 'state'))).filter((x) => x.event === 'intent');
-    assert.deepEqual(intents.map((x) => [x.reason, x.forced]), [['manual', false], ['manual', true]]);
+    assert.deepEqual(intents.map((x) => [x.reason, x.forced]).slice(0, 2), [['manual', false], ['manual', true]]);
+    // force does not lift an operator's pause unless it says so.
+    await call(a, 'POST', '/v1/remediation/pause');
+    r = await call(a, 'POST', '/v1/remediation/rules/fix-api/run?force=true');
+    assert.deepEqual([r.body.acted, r.body.decision.reason], [false, 'paused']);
+    assert.match(r.body.decision.detail, /add override=paused/);
+    assert.equal((await call(a, 'POST', '/v1/remediation/rules/fix-api/run?force=true&override=nap')).status, 400);
+    r = await call(a, 'POST', '/v1/remediation/rules/fix-api/run?force=true&override=paused');
+    assert.equal(r.body.acted, true, JSON.stringify(r.body));
+    await call(a, 'POST', '/v1/remediation/resume');
+    assert.equal((await lines(join(dir, 'runs'))).length, 3);
     assert.equal((await call(a, 'POST', '/v1/remediation/rules/nope/run')).status, 404);
     assert.equal((await call(a, 'POST', '/v1/remediation/rules/nope/reset')).body.code, 'VIGIL_E_ADMIN_NO_RULE');
     const st = (await call(a, 'GET', '/v1/remediation')).body;

@@ -239,7 +239,15 @@ test('manual run: respects the gates (not the trigger) unless forced; never whil
   const s = acted(fresh, 'a', T0 - M, T0 - M);
   const d = decide(s, sp, ctx(T0), { kind: 'manual', force: false });
   assert.equal(d.kind === 'blocked' && d.reason, 'cooldown');
-  assert.equal(decide(s, sp, ctx(T0, { paused: true }), { kind: 'manual', force: true }).kind, 'act');
+  assert.equal(decide(s, sp, ctx(T0), { kind: 'manual', force: true }).kind, 'act', 'force skips the rule\'s own gates (here the cooldown)');
+  // An operator's pause and a maintenance window hold against force, unless overridden by name.
+  const held = decide(s, sp, ctx(T0, { paused: true }), { kind: 'manual', force: true });
+  assert.deepEqual([held.kind, held.kind === 'blocked' && held.reason], ['blocked', 'paused']);
+  assert.match(held.detail, /force does not override it; add override=paused/);
+  const maint = decide(s, sp, ctx(T0, { maintenance: { active: true, detail: 'window db-patching' } }), { kind: 'manual', force: true });
+  assert.equal(maint.kind === 'blocked' && maint.reason, 'maintenance');
+  assert.equal(decide(s, sp, ctx(T0, { paused: true, maintenance: { active: true, detail: 'w' } }), { kind: 'manual', force: true, override: ['paused', 'maintenance'] }).kind, 'act');
+  assert.equal(decide(s, sp, ctx(T0, { paused: true }), { kind: 'manual', force: false, override: ['paused'] }).kind, 'blocked', 'override means nothing without force');
   assert.equal(decide(markBusy(s, T0, 'executing'), sp, ctx(T0), { kind: 'manual', force: true }).kind, 'none');
 });
 

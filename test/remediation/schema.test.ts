@@ -181,3 +181,22 @@ test('admin token shorter than 16 characters is refused with how to make one', a
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('admin token with whitespace inside is refused (it could never match a Bearer header); one readable by others is warned about', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'vigil-schema-'));
+  try {
+    await writeFile(join(dir, 'token'), 'abcdefgh ijklmnopqrstuvwxyz012345\n');
+    const r = parse(`${PROBES}admin:\n  token_file: ${dir}/token\n`);
+    assert.equal(r.ok, false);
+    if (!r.ok) assert.match(r.problems[0].message, /contains whitespace; a Bearer token cannot/);
+    const { chmod } = await import('node:fs/promises');
+    const { tokenFileWarning } = await import('../../src/server/admin-token.js');
+    await writeFile(join(dir, 'ok'), 'a'.repeat(64));
+    await chmod(join(dir, 'ok'), 0o644);
+    assert.match(tokenFileWarning(join(dir, 'ok')) ?? '', /readable by group or others \(mode 644\); chmod 600/);
+    await chmod(join(dir, 'ok'), 0o600);
+    assert.equal(tokenFileWarning(join(dir, 'ok')), undefined);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

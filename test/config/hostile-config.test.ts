@@ -1,0 +1,80 @@
+// Config files that no operator meant: YAML aliases that do not resolve or
+// multiply without end, durations past what a timer can wait, a file of tens
+// of MiB. Each is a located problem (exit 2), never "internal error"; a
+// running agent reports such a reload as failed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { parseConfigText } from '../../src/config/load.js';
+import { Agent } from '../../src/agent.js';
+import { runVigil, startAgent, tempDir } from '../helpers/agent.js';
+
+const opts = Agent.loadOptions({});
+const probe = (extra = '') => `probes:\n  - name: disk\n    type: disk\n    path: /\n${extra}`;
+const problemsOf = (text: string) => {
+  const r = parseConfigText(text, opts);
+  assert.equal(r.ok, false, 'refused');
+  return r.ok ? [] : r.problems;
+};
+
+const BOMB = `a: &a ["x","x","x","x","x","x","x","x","x"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+${probe()}`;
+
+test('an unresolved alias and an alias bomb are located problems', () => {
+  const [u] = problemsOf(`${probe()}    interval: *nowhere\n`);
+  assert.equal(u.line, 5);
+  assert.match(u.message, /alias \*nowhere .*no anchor/i);
+  const [b] = problemsOf(BOMB);
+  assert.ok(b.line !== undefined && b.line >= 1);
+  assert.match(b.message, /aliases/i);
+});
+
+test('durations are bounded: longer than 24d is refused with its line', () => {
+  const p = problemsOf(probe('    interval: 5w\n    timeout: 4w\n'));
+  assert.deepEqual(p.map((x) => [x.path, x.line]), [['probes[0].interval', 5], ['probes[0].timeout', 6]]);
+  assert.match(p[0].message, /at most 24d/);
+});
+
+test('a 5 MiB config file is refused at once with its size, not parsed', async () => {
+  const { dir, cleanup } = tempDir();
+  const file = join(dir, 'huge.yaml');
+  writeFileSync(file, `${probe()}# ${'x'.repeat(5 * 1024 * 1024)}\n`);
+  const t0 = Date.now();
+  const r = await runVigil(['check-config', file], process.env);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr + r.stdout, /is 5\.0 MiB; vigil reads config files of at most 4 MiB/);
+  assert.ok(Date.now() - t0 < 10_000);
+  cleanup();
+});
+
+test('check-config on an alias bomb: exit 2, a location, no internal error', async () => {
+  const { dir, cleanup } = tempDir();
+  const file = join(dir, 'bomb.yaml');
+  writeFileSync(file, BOMB);
+  const r = await runVigil(['check-config', file], process.env);
+  cleanup();
+  assert.equal(r.code, 2, r.stderr);
+  assert.doesNotMatch(r.stderr + r.stdout, /internal error|^\s+at /m);
+  assert.match(r.stderr + r.stdout, /line \d+: .*alias/i);
+});
+
+test('a reload that hits an alias bomb is reported as failed (metric 0, 400), the old config runs on', async () => {
+  const a = await startAgent(probe('    interval: 1s\n'));
+  try {
+    a.writeConfig(BOMB);
+    const r = await a.post('/-/reload');
+    assert.equal(r.status, 400);
+    assert.equal(r.json().ok, false);
+    const m = (await a.get('/metrics')).body;
+    assert.match(m, /^vigil_config_last_reload_successful 0$/m);
+    assert.deepEqual(Object.keys((await a.get('/status')).json().probes), ['disk']);
+  } finally {
+    await a.stop();
+  }
+});
