@@ -2,6 +2,8 @@
 // mysql* probe shares (address or socket, user, password / password_file,
 // database, tls, keepalive), and a connector that honours the probe's abort
 // signal even when the server accepts TCP and then never answers.
+import { createPublicKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import type { Connection, ConnectionOptions } from 'mysql2';
 import { loadMysql2 } from '../optional-deps.js';
@@ -10,6 +12,8 @@ import { formatDuration } from '../config/durations.js';
 import { hostPort, resolveSecretFile, secret } from '../config/fields.js';
 import { tlsConfig, type TlsOptions } from '../config/tls.js';
 import { classifyMysqlError, type MysqlPhase } from './errors.js';
+import { guardedAuthPlugins } from './auth-plugins.js';
+import { isTrustedChannel } from '../probes/auth-refusal.js';
 import type { FailureReason } from '../probes/types.js';
 
 export const mysqlConnectionFields = (env: NodeJS.ProcessEnv) => ({
@@ -21,7 +25,33 @@ export const mysqlConnectionFields = (env: NodeJS.ProcessEnv) => ({
   database: z.string().min(1).optional(),
   tls: z.union([z.literal(true), tlsConfig()]).optional(),
   keepalive: z.boolean().default(false),
+  server_public_key_file: serverPublicKeyFile().optional(),
 });
+
+/**
+ * The server's RSA public key, read and checked when the config loads. With
+ * it, caching_sha2_password and sha256_password may send the password
+ * encrypted to this key over a connection without verified TLS; without it
+ * vigil refuses those exchanges there (see auth-plugins.ts).
+ */
+function serverPublicKeyFile() {
+  return z.string().min(1).transform((file, ctx): { readonly file: string; readonly pem: string } => {
+    let text: string;
+    try { text = readFileSync(file, 'utf8'); } catch (err) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})` });
+      return z.NEVER;
+    }
+    try {
+      const key = createPublicKey(text);
+      if (key.asymmetricKeyType !== 'rsa') throw new Error(`a ${key.asymmetricKeyType} key, not RSA`);
+      return { file, pem: key.export({ type: 'spki', format: 'pem' }).toString() };
+    } catch (err) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom,
+        message: `${file} is not a PEM public key (${(err as Error).message}); copy the server's public_key.pem (caching_sha2_password_public_key_path / sha256_password_public_key_path)` });
+      return z.NEVER;
+    }
+  });
+}
 
 type ConnectionFields = z.output<z.ZodObject<ReturnType<typeof mysqlConnectionFields>>>;
 
@@ -47,11 +77,13 @@ export interface MysqlTarget {
   readonly password?: string;
   readonly database?: string;
   readonly tls?: TlsOptions | true;
+  /** PEM of the server's RSA public key (server_public_key_file). */
+  readonly serverPublicKey?: string;
 }
 
 export function mysqlTarget(cfg: ConnectionFields): MysqlTarget {
   return { host: cfg.address?.host, port: cfg.address?.port, socket: cfg.socket, user: cfg.user,
-    password: cfg.password, database: cfg.database, tls: cfg.tls };
+    password: cfg.password, database: cfg.database, tls: cfg.tls, serverPublicKey: cfg.server_public_key_file?.pem };
 }
 
 /** Where we connect, safe for messages: user and endpoint, never the password. */
@@ -113,6 +145,8 @@ function open(t: MysqlTarget, timeoutMs: number, signal: AbortSignal): Promise<H
       connectTimeout: timeoutMs, dateStrings: true, multipleStatements: false,
       // A probe never loads files; a hostile server must not be able to ask for one.
       flags: ['-LOCAL_FILES'],
+      // Nor may it obtain the password (issue 11).
+      authPlugins: guardedAuthPlugins({ trusted: isTrustedChannel(t), serverPublicKey: t.serverPublicKey }),
     });
     const h: Handle = { conn, dead: false };
     // Permanent listeners: a late error on a connection we gave up on must never
