@@ -11,6 +11,8 @@ import { defineProbe } from './definition.js';
 import { classifyNetworkError } from './net-errors.js';
 import { fail, timed } from './outcome.js';
 import { loadPg } from '../optional-deps.js';
+import { AUTH_REFUSED, AuthRefusedError, isTrustedChannel } from './auth-refusal.js';
+import { guardedPassword } from './postgres-auth.js';
 import type { FailureReason, Observation, ProbeOutcome } from './types.js';
 
 type Phase = 'connect' | 'query';
@@ -27,6 +29,7 @@ function classifySqlState(code: string, phase: Phase): FailureReason {
 
 export function classifyPostgresError(err: unknown, phase: Phase, aborted: boolean): { reason: FailureReason; message: string } {
   if (aborted) return classifyNetworkError(err, true);
+  if (err instanceof AuthRefusedError) return { reason: 'auth', message: `${AUTH_REFUSED}: ${err.message}` };
   if (err instanceof loadPg().DatabaseError && err.code) {
     return { reason: classifySqlState(err.code, phase), message: `SQLSTATE ${err.code}: ${err.message}` };
   }
@@ -95,12 +98,15 @@ export const postgresProbe = defineProbe({
     const port = cfg.socket ? cfg.port : cfg.address?.port ?? cfg.port;
     const who = `${cfg.user}@${cfg.socket ? `unix:${cfg.socket}/.s.PGSQL.${port}` : `${host.includes(':') ? `[${host}]` : host}:${port}`}/${cfg.database}`;
     let kept: Handle | undefined;
+    const trusted = isTrustedChannel(cfg);
 
     const open = async (signal: AbortSignal): Promise<Handle> => {
+      const guard = guardedPassword(cfg.password ?? '', trusted);
       const client = new (loadPg().Client)({
-        host, port, user: cfg.user, password: cfg.password ?? '', database: cfg.database, ssl: sslOptions(cfg.tls),
+        host, port, user: cfg.user, password: guard.password, database: cfg.database, ssl: sslOptions(cfg.tls),
         connectionTimeoutMillis: cfg.timeoutMs, statement_timeout: cfg.timeoutMs, application_name: 'vigil',
       });
+      guard.watch(client);
       const h: Handle = { client, dead: false };
       // Permanent: an idle kept connection that the server closes must not crash the agent.
       client.on('error', () => { h.dead = true; });
