@@ -14,6 +14,7 @@ import { tlsConfig, type TlsOptions } from '../config/tls.js';
 import { classifyMysqlError, type MysqlPhase } from './errors.js';
 import { guardedAuthPlugins } from './auth-plugins.js';
 import { isTrustedChannel } from '../probes/auth-refusal.js';
+import { ByteBudget, capText, PeerTooLargeError } from '../probes/peer-limits.js';
 import type { FailureReason } from '../probes/types.js';
 
 export const mysqlConnectionFields = (env: NodeJS.ProcessEnv) => ({
@@ -111,7 +112,7 @@ export type MysqlRun<T> =
   | { readonly ok: false; readonly phase: MysqlPhase; readonly reason: FailureReason; readonly message: string;
       readonly error: unknown; readonly timing: MysqlTiming };
 
-interface Handle { readonly conn: Connection; dead: boolean }
+interface Handle { readonly conn: Connection; dead: boolean; readonly received: ByteBudget }
 
 /**
  * mysql2 checks the certificate's name only against a host name: for an IP
@@ -136,6 +137,26 @@ function abortError(signal: AbortSignal): Error {
   return Object.assign(new Error(reason), { name: 'AbortError', code: 'ABORT_ERR' });
 }
 
+/**
+ * mysql2 buffers a packet until it is complete, with no size limit (its
+ * maxPacketSize is a constant 0 it tells the server), so a server sending
+ * packets without end was buffered until the timeout. Every chunk received,
+ * plain or after TLS, goes through connection.packetParser.execute; counted
+ * there, the parser is never fed past the budget and the socket is closed.
+ */
+function limitReceived(conn: Connection, budget: ByteBudget): void {
+  // mysql2 internals its typings do not declare.
+  const c = conn as unknown as { packetParser: { execute(chunk: Buffer): unknown }; stream: { destroy(err?: Error): void } };
+  const parser = c.packetParser;
+  c.packetParser = {
+    execute: (chunk: Buffer) => {
+      if (budget.take(chunk.length)) return parser.execute(chunk);
+      c.stream.destroy(new PeerTooLargeError(budget.limit));
+      return null;
+    },
+  };
+}
+
 function open(t: MysqlTarget, timeoutMs: number, signal: AbortSignal): Promise<Handle> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(abortError(signal));
@@ -148,7 +169,8 @@ function open(t: MysqlTarget, timeoutMs: number, signal: AbortSignal): Promise<H
       // Nor may it obtain the password (issue 11).
       authPlugins: guardedAuthPlugins({ trusted: isTrustedChannel(t), serverPublicKey: t.serverPublicKey }),
     });
-    const h: Handle = { conn, dead: false };
+    const h: Handle = { conn, dead: false, received: new ByteBudget() };
+    limitReceived(conn, h.received);
     // Permanent listeners: a late error on a connection we gave up on must never
     // become an unhandled 'error' event that takes the agent down.
     conn.on('error', () => { h.dead = true; });
@@ -197,7 +219,7 @@ export class MysqlConnector {
     let phase: MysqlPhase = 'connect';
     let h = this.keepalive && this.kept && !this.kept.dead ? this.kept : undefined;
     try {
-      if (h) timing.reused = true;
+      if (h) { timing.reused = true; h.received.reset(); }
       else {
         const t0 = process.hrtime.bigint();
         try { h = await open(this.target, timeoutMs, signal); } finally { timing.connectSeconds = seconds(t0); }
@@ -231,7 +253,8 @@ export class MysqlConnector {
       const c = signal.aborted
         ? { reason: 'timeout' as const, message: `no answer within the timeout (${formatDuration(timeoutMs)}) while ${phase === 'connect' ? 'connecting' : 'querying'}` }
         : classifyMysqlError(error, phase, false);
-      return { ok: false, phase, reason: c.reason, message: c.message, error, timing };
+      // Capped here too: failover keeps and shows these messages without a ProbeRunner in between.
+      return { ok: false, phase, reason: c.reason, message: capText(c.message), error, timing };
     }
   }
 

@@ -13,6 +13,7 @@ import { fail, timed } from './outcome.js';
 import { loadPg } from '../optional-deps.js';
 import { AUTH_REFUSED, AuthRefusedError, isTrustedChannel } from './auth-refusal.js';
 import { guardedPassword } from './postgres-auth.js';
+import { ByteBudget, PeerTooLargeError } from './peer-limits.js';
 import type { FailureReason, Observation, ProbeOutcome } from './types.js';
 
 type Phase = 'connect' | 'query';
@@ -51,7 +52,22 @@ function abortError(signal: AbortSignal): Error {
   return Object.assign(new Error(reason), { name: 'AbortError', code: 'ABORT_ERR' });
 }
 
-interface Handle { readonly client: pg.Client; dead: boolean }
+interface Handle { readonly client: pg.Client; dead: boolean; readonly received: ByteBudget }
+
+/**
+ * pg buffers a message until it is complete, however long its header says it
+ * is (up to 2 GiB). Counting what the socket delivers (the TLS socket once pg
+ * swapped it in) bounds what one run can make it hold.
+ */
+function limitReceived(client: pg.Client, budget: ByteBudget): void {
+  const watch = (stream: NodeJS.EventEmitter & { destroy(err?: Error): void }) => {
+    stream.on('data', (chunk: Buffer) => {
+      if (!budget.take(chunk.length)) stream.destroy(new PeerTooLargeError(budget.limit));
+    });
+  };
+  watch(client.connection.stream);
+  client.connection.on('sslconnect', () => watch(client.connection.stream));
+}
 
 function destroy(h: Handle): void {
   h.dead = true;
@@ -107,7 +123,8 @@ export const postgresProbe = defineProbe({
         connectionTimeoutMillis: cfg.timeoutMs, statement_timeout: cfg.timeoutMs, application_name: 'vigil',
       });
       guard.watch(client);
-      const h: Handle = { client, dead: false };
+      const h: Handle = { client, dead: false, received: new ByteBudget() };
+      limitReceived(client, h.received);
       // Permanent: an idle kept connection that the server closes must not crash the agent.
       client.on('error', () => { h.dead = true; });
       client.on('end', () => { h.dead = true; });
@@ -124,6 +141,7 @@ export const postgresProbe = defineProbe({
         let querySeconds = NaN;
         let h = cfg.keepalive && kept && !kept.dead ? kept : undefined;
         const reused = h !== undefined;
+        h?.received.reset();
         const observations = (): Observation[] => [
           { name: 'db_connect_duration_seconds', value: connectSeconds },
           { name: 'db_query_duration_seconds', value: querySeconds },
