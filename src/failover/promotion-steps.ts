@@ -21,7 +21,8 @@ function text(err: unknown): string {
 
 /** Best effort, bounded: the old primary may be dead (then its own agent fences it when it returns). */
 async function fenceOldPrimary(member: ClusterMember, host: string, port: number, timeoutMs: number): Promise<string> {
-  const connector = new MysqlConnector({ ...member.local.target, host, port, socket: undefined }, false);
+  // The pinned key is the local server's: another server cannot read what is encrypted to it.
+  const connector = new MysqlConnector({ ...member.local.target, host, port, socket: undefined, serverPublicKey: undefined }, false);
   const res = await connector.run(AbortSignal.timeout(timeoutMs), timeoutMs, async (link) => fenceLocal(link, await detectFlavor(link)));
   await connector.close();
   return res.ok ? `old primary ${host}:${port} set read_only` : `old primary ${host}:${port} not fenced now (${res.message}); its agent fences it when it returns`;

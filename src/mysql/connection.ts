@@ -2,6 +2,8 @@
 // mysql* probe shares (address or socket, user, password / password_file,
 // database, tls, keepalive), and a connector that honours the probe's abort
 // signal even when the server accepts TCP and then never answers.
+import { createPublicKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import type { Connection, ConnectionOptions } from 'mysql2';
 import { loadMysql2 } from '../optional-deps.js';
@@ -10,6 +12,9 @@ import { formatDuration } from '../config/durations.js';
 import { hostPort, resolveSecretFile, secret } from '../config/fields.js';
 import { tlsConfig, type TlsOptions } from '../config/tls.js';
 import { classifyMysqlError, type MysqlPhase } from './errors.js';
+import { guardedAuthPlugins } from './auth-plugins.js';
+import { isTrustedChannel } from '../probes/auth-refusal.js';
+import { ByteBudget, capText, PeerTooLargeError } from '../probes/peer-limits.js';
 import type { FailureReason } from '../probes/types.js';
 
 export const mysqlConnectionFields = (env: NodeJS.ProcessEnv) => ({
@@ -21,7 +26,33 @@ export const mysqlConnectionFields = (env: NodeJS.ProcessEnv) => ({
   database: z.string().min(1).optional(),
   tls: z.union([z.literal(true), tlsConfig()]).optional(),
   keepalive: z.boolean().default(false),
+  server_public_key_file: serverPublicKeyFile().optional(),
 });
+
+/**
+ * The server's RSA public key, read and checked when the config loads. With
+ * it, caching_sha2_password and sha256_password may send the password
+ * encrypted to this key over a connection without verified TLS; without it
+ * vigil refuses those exchanges there (see auth-plugins.ts).
+ */
+function serverPublicKeyFile() {
+  return z.string().min(1).transform((file, ctx): { readonly file: string; readonly pem: string } => {
+    let text: string;
+    try { text = readFileSync(file, 'utf8'); } catch (err) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})` });
+      return z.NEVER;
+    }
+    try {
+      const key = createPublicKey(text);
+      if (key.asymmetricKeyType !== 'rsa') throw new Error(`a ${key.asymmetricKeyType} key, not RSA`);
+      return { file, pem: key.export({ type: 'spki', format: 'pem' }).toString() };
+    } catch (err) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom,
+        message: `${file} is not a PEM public key (${(err as Error).message}); copy the server's public_key.pem (caching_sha2_password_public_key_path / sha256_password_public_key_path)` });
+      return z.NEVER;
+    }
+  });
+}
 
 type ConnectionFields = z.output<z.ZodObject<ReturnType<typeof mysqlConnectionFields>>>;
 
@@ -47,11 +78,13 @@ export interface MysqlTarget {
   readonly password?: string;
   readonly database?: string;
   readonly tls?: TlsOptions | true;
+  /** PEM of the server's RSA public key (server_public_key_file). */
+  readonly serverPublicKey?: string;
 }
 
 export function mysqlTarget(cfg: ConnectionFields): MysqlTarget {
   return { host: cfg.address?.host, port: cfg.address?.port, socket: cfg.socket, user: cfg.user,
-    password: cfg.password, database: cfg.database, tls: cfg.tls };
+    password: cfg.password, database: cfg.database, tls: cfg.tls, serverPublicKey: cfg.server_public_key_file?.pem };
 }
 
 /** Where we connect, safe for messages: user and endpoint, never the password. */
@@ -79,7 +112,7 @@ export type MysqlRun<T> =
   | { readonly ok: false; readonly phase: MysqlPhase; readonly reason: FailureReason; readonly message: string;
       readonly error: unknown; readonly timing: MysqlTiming };
 
-interface Handle { readonly conn: Connection; dead: boolean }
+interface Handle { readonly conn: Connection; dead: boolean; readonly received: ByteBudget }
 
 /**
  * mysql2 checks the certificate's name only against a host name: for an IP
@@ -104,6 +137,26 @@ function abortError(signal: AbortSignal): Error {
   return Object.assign(new Error(reason), { name: 'AbortError', code: 'ABORT_ERR' });
 }
 
+/**
+ * mysql2 buffers a packet until it is complete, with no size limit (its
+ * maxPacketSize is a constant 0 it tells the server), so a server sending
+ * packets without end was buffered until the timeout. Every chunk received,
+ * plain or after TLS, goes through connection.packetParser.execute; counted
+ * there, the parser is never fed past the budget and the socket is closed.
+ */
+function limitReceived(conn: Connection, budget: ByteBudget): void {
+  // mysql2 internals its typings do not declare.
+  const c = conn as unknown as { packetParser: { execute(chunk: Buffer): unknown }; stream: { destroy(err?: Error): void } };
+  const parser = c.packetParser;
+  c.packetParser = {
+    execute: (chunk: Buffer) => {
+      if (budget.take(chunk.length)) return parser.execute(chunk);
+      c.stream.destroy(new PeerTooLargeError(budget.limit));
+      return null;
+    },
+  };
+}
+
 function open(t: MysqlTarget, timeoutMs: number, signal: AbortSignal): Promise<Handle> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(abortError(signal));
@@ -113,8 +166,11 @@ function open(t: MysqlTarget, timeoutMs: number, signal: AbortSignal): Promise<H
       connectTimeout: timeoutMs, dateStrings: true, multipleStatements: false,
       // A probe never loads files; a hostile server must not be able to ask for one.
       flags: ['-LOCAL_FILES'],
+      // Nor may it obtain the password (issue 11).
+      authPlugins: guardedAuthPlugins({ trusted: isTrustedChannel(t), serverPublicKey: t.serverPublicKey }),
     });
-    const h: Handle = { conn, dead: false };
+    const h: Handle = { conn, dead: false, received: new ByteBudget() };
+    limitReceived(conn, h.received);
     // Permanent listeners: a late error on a connection we gave up on must never
     // become an unhandled 'error' event that takes the agent down.
     conn.on('error', () => { h.dead = true; });
@@ -163,7 +219,7 @@ export class MysqlConnector {
     let phase: MysqlPhase = 'connect';
     let h = this.keepalive && this.kept && !this.kept.dead ? this.kept : undefined;
     try {
-      if (h) timing.reused = true;
+      if (h) { timing.reused = true; h.received.reset(); }
       else {
         const t0 = process.hrtime.bigint();
         try { h = await open(this.target, timeoutMs, signal); } finally { timing.connectSeconds = seconds(t0); }
@@ -197,7 +253,8 @@ export class MysqlConnector {
       const c = signal.aborted
         ? { reason: 'timeout' as const, message: `no answer within the timeout (${formatDuration(timeoutMs)}) while ${phase === 'connect' ? 'connecting' : 'querying'}` }
         : classifyMysqlError(error, phase, false);
-      return { ok: false, phase, reason: c.reason, message: c.message, error, timing };
+      // Capped here too: failover keeps and shows these messages without a ProbeRunner in between.
+      return { ok: false, phase, reason: c.reason, message: capText(c.message), error, timing };
     }
   }
 

@@ -3,6 +3,7 @@
 // way. The phase matters: a server error while logging in is a login problem,
 // the same kind of error after login is a problem with the statement.
 import { classifyNetworkError } from '../probes/net-errors.js';
+import { AUTH_REFUSED, AuthRefusedError } from '../probes/auth-refusal.js';
 import type { FailureReason } from '../probes/types.js';
 
 export type MysqlPhase = 'connect' | 'query';
@@ -60,6 +61,7 @@ function isTlsFailure(err: unknown): boolean {
 export function classifyMysqlError(err: unknown, phase: MysqlPhase, aborted: boolean): { reason: FailureReason; message: string } {
   const errno = serverErrno(err);
   if (aborted) return classifyNetworkError(err, true);
+  if (err instanceof AuthRefusedError) return { reason: 'auth', message: `${AUTH_REFUSED}: ${err.message}` };
   if (errno !== undefined) {
     const e = err as { code?: string; sqlMessage?: string; message?: string };
     const message = `${e.code ?? `errno ${errno}`} (${errno}): ${e.sqlMessage ?? e.message ?? ''}`.trim();

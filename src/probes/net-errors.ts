@@ -2,6 +2,7 @@
 // failure reasons, so every network probe reports the same reason for the same
 // cause. The message keeps the code for people; the label gets the reason.
 import type { FailureReason } from './types.js';
+import { PEER_TOO_LARGE } from './peer-limits.js';
 
 const DNS = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME', 'EAI_NODATA']);
 const CONNECT = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'EADDRNOTAVAIL',
@@ -9,9 +10,9 @@ const CONNECT = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNRE
 const TIMEOUT = new Set(['ETIMEDOUT', 'ABORT_ERR', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT',
   'UND_ERR_BODY_TIMEOUT', 'UND_ERR_ABORTED']);
 
-/** The peer answered, but not in the protocol we spoke (an SSH banner on an HTTP port, a truncated status line). */
+/** The peer answered, but not in the protocol we spoke (an SSH banner on an HTTP port, a truncated status line, a packet without end). */
 function isProtocolCode(code: string): boolean {
-  return code === 'VIGIL_E_HTTP_PARSE' || code.startsWith('HPE_');
+  return code === 'VIGIL_E_HTTP_PARSE' || code === PEER_TOO_LARGE || code.startsWith('HPE_');
 }
 
 function isTlsCode(code: string): boolean {

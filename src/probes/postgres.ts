@@ -11,6 +11,9 @@ import { defineProbe } from './definition.js';
 import { classifyNetworkError } from './net-errors.js';
 import { fail, timed } from './outcome.js';
 import { loadPg } from '../optional-deps.js';
+import { AUTH_REFUSED, AuthRefusedError, isTrustedChannel } from './auth-refusal.js';
+import { guardedPassword } from './postgres-auth.js';
+import { ByteBudget, PeerTooLargeError } from './peer-limits.js';
 import type { FailureReason, Observation, ProbeOutcome } from './types.js';
 
 type Phase = 'connect' | 'query';
@@ -27,6 +30,7 @@ function classifySqlState(code: string, phase: Phase): FailureReason {
 
 export function classifyPostgresError(err: unknown, phase: Phase, aborted: boolean): { reason: FailureReason; message: string } {
   if (aborted) return classifyNetworkError(err, true);
+  if (err instanceof AuthRefusedError) return { reason: 'auth', message: `${AUTH_REFUSED}: ${err.message}` };
   if (err instanceof loadPg().DatabaseError && err.code) {
     return { reason: classifySqlState(err.code, phase), message: `SQLSTATE ${err.code}: ${err.message}` };
   }
@@ -48,7 +52,22 @@ function abortError(signal: AbortSignal): Error {
   return Object.assign(new Error(reason), { name: 'AbortError', code: 'ABORT_ERR' });
 }
 
-interface Handle { readonly client: pg.Client; dead: boolean }
+interface Handle { readonly client: pg.Client; dead: boolean; readonly received: ByteBudget }
+
+/**
+ * pg buffers a message until it is complete, however long its header says it
+ * is (up to 2 GiB). Counting what the socket delivers (the TLS socket once pg
+ * swapped it in) bounds what one run can make it hold.
+ */
+function limitReceived(client: pg.Client, budget: ByteBudget): void {
+  const watch = (stream: NodeJS.EventEmitter & { destroy(err?: Error): void }) => {
+    stream.on('data', (chunk: Buffer) => {
+      if (!budget.take(chunk.length)) stream.destroy(new PeerTooLargeError(budget.limit));
+    });
+  };
+  watch(client.connection.stream);
+  client.connection.on('sslconnect', () => watch(client.connection.stream));
+}
 
 function destroy(h: Handle): void {
   h.dead = true;
@@ -95,13 +114,17 @@ export const postgresProbe = defineProbe({
     const port = cfg.socket ? cfg.port : cfg.address?.port ?? cfg.port;
     const who = `${cfg.user}@${cfg.socket ? `unix:${cfg.socket}/.s.PGSQL.${port}` : `${host.includes(':') ? `[${host}]` : host}:${port}`}/${cfg.database}`;
     let kept: Handle | undefined;
+    const trusted = isTrustedChannel(cfg);
 
     const open = async (signal: AbortSignal): Promise<Handle> => {
+      const guard = guardedPassword(cfg.password ?? '', trusted);
       const client = new (loadPg().Client)({
-        host, port, user: cfg.user, password: cfg.password ?? '', database: cfg.database, ssl: sslOptions(cfg.tls),
+        host, port, user: cfg.user, password: guard.password, database: cfg.database, ssl: sslOptions(cfg.tls),
         connectionTimeoutMillis: cfg.timeoutMs, statement_timeout: cfg.timeoutMs, application_name: 'vigil',
       });
-      const h: Handle = { client, dead: false };
+      guard.watch(client);
+      const h: Handle = { client, dead: false, received: new ByteBudget() };
+      limitReceived(client, h.received);
       // Permanent: an idle kept connection that the server closes must not crash the agent.
       client.on('error', () => { h.dead = true; });
       client.on('end', () => { h.dead = true; });
@@ -118,6 +141,7 @@ export const postgresProbe = defineProbe({
         let querySeconds = NaN;
         let h = cfg.keepalive && kept && !kept.dead ? kept : undefined;
         const reused = h !== undefined;
+        h?.received.reset();
         const observations = (): Observation[] => [
           { name: 'db_connect_duration_seconds', value: connectSeconds },
           { name: 'db_query_duration_seconds', value: querySeconds },

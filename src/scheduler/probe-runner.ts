@@ -6,6 +6,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { CommonProbeConfig } from '../probes/definition.js';
 import type { Probe, ProbeResult } from '../probes/types.js';
 import { formatDuration } from '../config/durations.js';
+import { capText, MESSAGE_MAX_CHARS } from '../probes/peer-limits.js';
 
 /** How long past its timeout a probe may take to honour the abort before we stop waiting. */
 export const ABORT_GRACE_MS = 1000;
@@ -148,11 +149,15 @@ export class ProbeRunner {
   }
 
   private async runProbe(signal: AbortSignal): Promise<ProbeResult> {
+    let r: ProbeResult;
     try {
-      return await this.probe.run(signal);
+      r = await this.probe.run(signal);
     } catch (err) {
-      return { ok: false, reason: 'internal', durationSeconds: 0, observations: [], message: `probe threw: ${err instanceof Error ? err.message : String(err)}` };
+      r = { ok: false, reason: 'internal', durationSeconds: 0, observations: [], message: `probe threw: ${err instanceof Error ? err.message : String(err)}` };
     }
+    // The one place every result passes before the status book, the logger,
+    // remediation and the CLI see it: a message quoting a peer is cut here.
+    return r.message !== undefined && r.message.length > MESSAGE_MAX_CHARS ? { ...r, message: capText(r.message) } : r;
   }
 
   /**
