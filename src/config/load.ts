@@ -141,10 +141,18 @@ function rangeLine(node: unknown, lc: LineCounter): number | undefined {
   return range ? lc.linePos(range[0]).line : undefined;
 }
 
+/** Control characters other than tab: a value's newline would start a line of its own, an escape sequence would rewrite the terminal. */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g;
+const escapeControl = (c: string) => (c === '\n' ? '\\n' : c === '\r' ? '\\r' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+/** One line a problem: control characters that a value carried into a path or message are shown escaped, as in a JSON string. */
 export function formatProblems(file: string, problems: readonly ConfigProblem[]): string {
   const lines = problems.map((p) => {
-    const where = p.path ? `${p.path}${p.line !== undefined ? ` (line ${p.line})` : ''}` : p.line !== undefined ? `line ${p.line}` : '';
-    return where ? `  ${where}: ${p.message}` : `  ${p.message}`;
+    const path = p.path.replace(CONTROL, escapeControl);
+    const message = p.message.replace(CONTROL, escapeControl);
+    const where = path ? `${path}${p.line !== undefined ? ` (line ${p.line})` : ''}` : p.line !== undefined ? `line ${p.line}` : '';
+    return where ? `  ${where}: ${message}` : `  ${message}`;
   });
   return `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n${lines.join('\n')}\n`;
 }

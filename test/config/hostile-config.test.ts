@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { parseConfigText } from '../../src/config/load.js';
+import { formatProblems, parseConfigText } from '../../src/config/load.js';
 import { Agent } from '../../src/agent.js';
 import { runVigil, startAgent, tempDir } from '../helpers/agent.js';
 
@@ -77,4 +77,12 @@ test('a reload that hits an alias bomb is reported as failed (metric 0, 400), th
   } finally {
     await a.stop();
   }
+});
+
+test('check-config prints one line a problem: a newline or terminal escape a value carries is shown escaped', () => {
+  const r = parseConfigText(probe('    interval: "5s\\nprobes[9].fake (line 1): all good\\x1b[2J\\x9b"\n'), opts);
+  assert.equal(r.ok, false);
+  if (r.ok) return;
+  const out = formatProblems('bad.yaml', r.problems);
+  assert.equal(out, 'bad.yaml: 1 problem\n  probes[0].interval (line 5): "5s\\nprobes[9].fake (line 1): all good\\u001b[2J\\u009b" is not a duration like 500ms, 5s, 1m or 1h30m\n');
 });
