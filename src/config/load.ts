@@ -55,7 +55,8 @@ export async function loadConfigFile(file: string, opts: LoadOptions): Promise<L
 export function parseConfigText(text: string, opts: LoadOptions): LoadResult {
   if (text.length > MAX_CONFIG_BYTES) return { ok: false, problems: [tooLarge('the config', Buffer.byteLength(text))] };
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  // logLevel error: the library reports through doc.errors, never by printing a warning next to check-config's output.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, logLevel: 'error' });
   if (doc.errors.length > 0) {
     // prettyErrors is off, so linePos is not filled in: the line comes from the offset.
     return { ok: false, problems: doc.errors.map((e) => ({
@@ -71,6 +72,8 @@ export function parseConfigText(text: string, opts: LoadOptions): LoadResult {
   if (!isMap(doc.contents)) {
     return { ok: false, problems: [{ path: '', line: rangeLine(doc.contents, lineCounter) ?? 1, message: 'the top level must be a mapping with keys like agent: and probes:' }] };
   }
+  const keyProblems = nonPlainKeys(doc, lineCounter);
+  if (keyProblems.length > 0) return { ok: false, problems: keyProblems };
   let js: unknown;
   try {
     js = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
@@ -94,6 +97,29 @@ function aliasProblem(doc: Document, lc: LineCounter, err: unknown): ConfigProbl
   return unresolved
     ? { path: '', line, message: `alias *${unresolved[1]} refers to no anchor &${unresolved[1]} defined before it` }
     : { path: '', line, message: `YAML aliases expand too much (${/Excessive alias count/i.test(text) ? `more than ${MAX_ALIAS_COUNT} expansions` : text.slice(0, 200)}); write the values out` };
+}
+
+/**
+ * Keys that are not plain names (`[a, b]: x`, `? {a: 1}`, `!!binary …: x`): a
+ * JavaScript object cannot have them, and the yaml library turns them into
+ * text that lineOf cannot find again. Said at the key, by the path of its mapping.
+ */
+function nonPlainKeys(doc: Document, lc: LineCounter): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  visit(doc, { Pair: (_k, pair, ancestors) => {
+    const key = pair.key;
+    if (key === null || isAlias(key) || (isScalar(key) && (key.value === null || ['string', 'number', 'boolean'].includes(typeof key.value)))) return undefined;
+    const what = isMap(key) ? 'a mapping' : isSeq(key) ? 'a sequence' : `a ${(key as Node).tag?.replace('tag:yaml.org,2002:', '!!') ?? 'tagged'} value`;
+    const path: Array<string | number> = [];
+    ancestors.forEach((a, i) => {
+      const next = ancestors[i + 1];
+      if (isPair(a) && isScalar(a.key)) path.push(String(a.key.value));
+      else if (isSeq(a) && next !== undefined) path.push(a.items.indexOf(next as never));
+    });
+    problems.push({ path: formatPath(path), line: rangeLine(key, lc), message: `a key must be a plain name (like interval:), not ${what}` });
+    return visit.SKIP;
+  } });
+  return problems;
 }
 
 function zodProblems(error: z.ZodError, doc: Document, lc: LineCounter): ConfigProblem[] {

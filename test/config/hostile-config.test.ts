@@ -86,3 +86,22 @@ test('check-config prints one line a problem: a newline or terminal escape a val
   const out = formatProblems('bad.yaml', r.problems);
   assert.equal(out, 'bad.yaml: 1 problem\n  probes[0].interval (line 5): "5s\\nprobes[9].fake (line 1): all good\\u001b[2J\\u009b" is not a duration like 500ms, 5s, 1m or 1h30m\n');
 });
+
+test('a key that is a sequence, a mapping or a tagged value is a problem at its line; the yaml library prints no warning on stderr', async () => {
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => { warnings.push(w.message); };
+  process.on('warning', onWarning);
+  try {
+    const p = problemsOf(`agent:\n  [a, b]: 1\n  ? { c: 1 }\n  : 2\n  !!binary aGVsbG8=: 3\n${probe('    headers: { [x]: y }\n')}`);
+    await new Promise(setImmediate);
+    assert.deepEqual(p.map((x) => [x.path, x.line, x.message]), [
+      ['agent', 2, 'a key must be a plain name (like interval:), not a sequence'],
+      ['agent', 3, 'a key must be a plain name (like interval:), not a mapping'],
+      ['agent', 5, 'a key must be a plain name (like interval:), not a !!binary value'],
+      ['probes[0].headers', 10, 'a key must be a plain name (like interval:), not a sequence'],
+    ]);
+    assert.deepEqual(warnings, []);
+  } finally {
+    process.off('warning', onWarning);
+  }
+});
