@@ -1,7 +1,7 @@
 // Reads vigil.yaml, validates it, and reports every problem with its YAML
 // path and line. Nothing here throws for bad input: callers get a list.
 import { readFile, stat } from 'node:fs/promises';
-import { LineCounter, parseDocument, isAlias, isMap, isSeq, isPair, isScalar, visit, type Node, type Document } from 'yaml';
+import { LineCounter, parseDocument, isAlias, isMap, isSeq, isPair, isScalar, visit, type Node, type Document, type Pair, type YAMLMap } from 'yaml';
 import type { z } from 'zod';
 import { buildConfigSchema, type VigilConfig } from './schema.js';
 import type { SchemaContext } from '../probes/definition.js';
@@ -56,13 +56,14 @@ export function parseConfigText(text: string, opts: LoadOptions): LoadResult {
   if (text.length > MAX_CONFIG_BYTES) return { ok: false, problems: [tooLarge('the config', Buffer.byteLength(text))] };
   const lineCounter = new LineCounter();
   // logLevel error: the library reports through doc.errors, never by printing a warning next to check-config's output.
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, logLevel: 'error' });
-  if (doc.errors.length > 0) {
+  // uniqueKeys off: its check compares each key with every earlier one (40 000 keys took minutes); duplicateKeys does it in one pass.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false, logLevel: 'error' });
+  const syntax = [
     // prettyErrors is off, so linePos is not filled in: the line comes from the offset.
-    return { ok: false, problems: doc.errors.map((e) => ({
-      path: '', line: lineCounter.linePos(e.pos[0]).line, message: `YAML syntax error: ${e.message.split('\n')[0]}`,
-    })) };
-  }
+    ...doc.errors.map((e) => ({ path: '', line: lineCounter.linePos(e.pos[0]).line, message: `YAML syntax error: ${e.message.split('\n')[0]}` })),
+    ...duplicateKeys(doc, lineCounter),
+  ];
+  if (syntax.length > 0) return { ok: false, problems: syntax.sort((a, b) => a.line - b.line) };
   // Only comments, blank lines or a bare `---`: no document at all. (Asked of the
   // parser rather than a regular expression, which backtracked exponentially
   // on a long comment header.)
@@ -99,6 +100,22 @@ function aliasProblem(doc: Document, lc: LineCounter, err: unknown): ConfigProbl
     : { path: '', line, message: `YAML aliases expand too much (${/Excessive alias count/i.test(text) ? `more than ${MAX_ALIAS_COUNT} expansions` : text.slice(0, 200)}); write the values out` };
 }
 
+/** Every key that repeats an earlier one of its mapping, at its line (the message the yaml library's own check gave). */
+function duplicateKeys(doc: Document, lc: LineCounter): Array<ConfigProblem & { line: number }> {
+  const problems: Array<ConfigProblem & { line: number }> = [];
+  visit(doc, { Map: (_k, map) => {
+    const seen = new Set<unknown>();
+    for (const pair of map.items) {
+      // As the library compared: scalars by value, any other key only with itself.
+      const id = isScalar(pair.key) ? pair.key.value : pair.key;
+      if (!seen.has(id)) { seen.add(id); continue; }
+      const line = rangeLine(pair.key, lc) ?? rangeLine(pair.value, lc) ?? rangeLine(map, lc) ?? 1;
+      problems.push({ path: '', line, message: 'YAML syntax error: Map keys must be unique' });
+    }
+  } });
+  return problems;
+}
+
 /**
  * Keys that are not plain names (`[a, b]: x`, `? {a: 1}`, `!!binary …: x`): a
  * JavaScript object cannot have them, and the yaml library turns them into
@@ -124,16 +141,17 @@ function nonPlainKeys(doc: Document, lc: LineCounter): ConfigProblem[] {
 
 function zodProblems(error: z.ZodError, doc: Document, lc: LineCounter): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
+  const index: KeyIndex = new WeakMap();
   for (const issue of error.issues) {
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) {
         const path = [...issue.path, key];
-        problems.push({ path: formatPath(path), line: lineOf(doc, lc, path, true), message: 'unknown key' });
+        problems.push({ path: formatPath(path), line: lineOf(doc, lc, path, true, index), message: 'unknown key' });
       }
       continue;
     }
     const message = issue.code === 'invalid_type' && issue.received === 'undefined' ? 'is required' : issue.message;
-    problems.push({ path: formatPath(issue.path), line: lineOf(doc, lc, issue.path, false), message });
+    problems.push({ path: formatPath(issue.path), line: lineOf(doc, lc, issue.path, false, index), message });
   }
   problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
   return problems.filter((p, i) => i === 0 || p.path !== problems[i - 1].path || p.message !== problems[i - 1].message);
@@ -144,12 +162,12 @@ export function formatPath(path: ReadonlyArray<string | number>): string {
 }
 
 /** Line of the node at `path` (of its key when `atKey`), or of its nearest existing parent. */
-function lineOf(doc: Document, lc: LineCounter, path: ReadonlyArray<string | number>, atKey: boolean): number | undefined {
+function lineOf(doc: Document, lc: LineCounter, path: ReadonlyArray<string | number>, atKey: boolean, index: KeyIndex): number | undefined {
   let node: unknown = doc.contents;
   let line = rangeLine(node, lc);
   for (const seg of path) {
     if (isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === seg);
+      const pair = pairByKey(node, seg, index);
       if (!pair) break;
       line = rangeLine(pair.key, lc) ?? line;
       node = pair.value;
@@ -160,6 +178,20 @@ function lineOf(doc: Document, lc: LineCounter, path: ReadonlyArray<string | num
     } else break;
   }
   return line;
+}
+
+/** Each mapping's pairs by key, built on first use: a search per problem cost minutes on a mapping of 40 000 unknown keys. */
+type KeyIndex = WeakMap<YAMLMap, Map<unknown, Pair>>;
+
+/** The first pair of `map` whose scalar key is `key`. */
+function pairByKey(map: YAMLMap, key: unknown, index: KeyIndex): Pair | undefined {
+  let byKey = index.get(map);
+  if (!byKey) {
+    byKey = new Map();
+    for (const p of map.items) if (isPair(p) && isScalar(p.key) && !byKey.has(p.key.value)) byKey.set(p.key.value, p);
+    index.set(map, byKey);
+  }
+  return byKey.get(key);
 }
 
 function rangeLine(node: unknown, lc: LineCounter): number | undefined {

@@ -105,3 +105,16 @@ test('a key that is a sequence, a mapping or a tagged value is a problem at its 
     process.off('warning', onWarning);
   }
 });
+
+test('a mapping of 40 000 keys (0.6 MiB, under the size limit) is checked in seconds, not minutes; a duplicate key is still found', () => {
+  const keys = Array.from({ length: 40_000 }, (_, i) => `  k${i}: ${i}`);
+  const started = performance.now();
+  const p = problemsOf(`agent:\n${keys.join('\n')}\n  k7: again\n${probe()}`);
+  const took = performance.now() - started;
+  assert.deepEqual(p, [{ path: '', line: 40_002, message: 'YAML syntax error: Map keys must be unique' }]);
+  assert.ok(took < 10_000, `took ${took.toFixed(0)} ms`);
+  const unknown = problemsOf(`agent:\n${keys.join('\n')}\n${probe()}`);
+  assert.equal(unknown.length, 40_000);
+  assert.deepEqual(unknown[39_999], { path: 'agent.k39999', line: 40_001, message: 'unknown key' });
+  assert.ok(performance.now() - started < 20_000, `took ${(performance.now() - started).toFixed(0)} ms`);
+});
