@@ -10,7 +10,9 @@
 //   node --import tsx bench/config-fuzz.ts 20000      # more
 //   node --import tsx bench/config-fuzz.ts 5000 100000   # 5000 cases, seeds from 100000
 //
-// Exits 1 when there was a violation.
+// Exits 1 when there was a violation. Each case is named on stderr before it
+// runs (overwriting the last), so when the process dies outright the last one
+// named is the culprit.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cases, checkConfigInProcess, describeCase, setUpExamples, violations } from '../test/helpers/config-mutations.js';
@@ -31,7 +33,9 @@ const found: string[] = [];
 let slowest = { ms: 0, what: '' };
 const t0 = performance.now();
 try {
+  let n = 0;
   for (const c of cases(setup.examples, count, firstSeed)) {
+    process.stderr.write(`\rcase ${++n}/${count}: ${c.example} seed=${c.seed}    `);
     writeFileSync(file, c.text);
     const v = await checkConfigInProcess(file, env);
     if (v.ms > slowest.ms) slowest = { ms: v.ms, what: describeCase(c) };
@@ -44,6 +48,7 @@ try {
 } finally {
   setup.cleanup();
 }
+process.stderr.write('\n');
 const seconds = (performance.now() - t0) / 1000;
 process.stdout.write(`${count} cases over ${setup.examples.length} examples (seeds ${firstSeed}..) in ${seconds.toFixed(1)} s\n`
   + `  valid ${valid}, refused ${refused}, violations ${found.length}\n`
