@@ -1,7 +1,7 @@
 // Reads vigil.yaml, validates it, and reports every problem with its YAML
 // path and line. Nothing here throws for bad input: callers get a list.
 import { readFile, stat } from 'node:fs/promises';
-import { LineCounter, parseDocument, isAlias, isMap, isSeq, isPair, isScalar, visit, type Node, type Document, type Pair, type YAMLMap } from 'yaml';
+import { CST, Lexer, LineCounter, parseDocument, isAlias, isMap, isSeq, isPair, isScalar, visit, type Node, type Document, type Pair, type YAMLMap } from 'yaml';
 import type { z } from 'zod';
 import { buildConfigSchema, type VigilConfig } from './schema.js';
 import type { SchemaContext } from '../probes/definition.js';
@@ -30,6 +30,13 @@ export interface LoadOptions {
 export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 /** How many times aliases may be expanded in one file: enough for any sane reuse, far below an alias bomb. */
 const MAX_ALIAS_COUNT = 1000;
+/**
+ * How deep collections may nest (vigil's own keys go 6 deep). The yaml
+ * library's parser and composer recurse once a level: a few thousand levels
+ * overflowed the stack, which escaped as "internal error" or, when it struck
+ * inside V8's regular-expression compiler, aborted the process.
+ */
+const MAX_NESTING = 100;
 
 const tooLarge = (file: string, bytes: number): ConfigProblem => ({
   path: '', message: `${file} is ${(bytes / 1024 / 1024).toFixed(1)} MiB; vigil reads config files of at most ${MAX_CONFIG_BYTES / 1024 / 1024} MiB`,
@@ -54,6 +61,10 @@ export async function loadConfigFile(file: string, opts: LoadOptions): Promise<L
 
 export function parseConfigText(text: string, opts: LoadOptions): LoadResult {
   if (text.length > MAX_CONFIG_BYTES) return { ok: false, problems: [tooLarge('the config', Buffer.byteLength(text))] };
+  const deep = tooDeep(text);
+  if (deep !== undefined) {
+    return { ok: false, problems: [{ path: '', line: text.slice(0, deep).split('\n').length, message: `collections nest more than ${MAX_NESTING} levels deep here; a vigil config needs fewer than 10` }] };
+  }
   const lineCounter = new LineCounter();
   // logLevel error: the library reports through doc.errors, never by printing a warning next to check-config's output.
   // uniqueKeys off: its check compares each key with every earlier one (40 000 keys took minutes); duplicateKeys does it in one pass.
@@ -98,6 +109,51 @@ function aliasProblem(doc: Document, lc: LineCounter, err: unknown): ConfigProbl
   return unresolved
     ? { path: '', line, message: `alias *${unresolved[1]} refers to no anchor &${unresolved[1]} defined before it` }
     : { path: '', line, message: `YAML aliases expand too much (${/Excessive alias count/i.test(text) ? `more than ${MAX_ALIAS_COUNT} expansions` : text.slice(0, 200)}); write the values out` };
+}
+
+/**
+ * Offset of the first token nested deeper than MAX_NESTING, or undefined. Counted
+ * over the lexer's tokens (the lexer is a loop, not a recursion) as an upper
+ * bound: open flow brackets, plus for each open indentation level the block
+ * indicators (- ? :) on the line that opened it.
+ */
+function tooDeep(text: string): number | undefined {
+  const levels: Array<{ indent: number; opened: number }> = [];
+  let offset = 0;
+  let flow = 0;
+  let block = 0;
+  let indent = 0;
+  let lineStart = true;
+  let scalarNext = false;
+  for (const token of new Lexer().lex(text)) {
+    if (token === '\x02' || token === '\x18') continue; // mode markers, not source text
+    if (token === '\x1f') { scalarNext = true; continue; } // the next token is a scalar's source, whatever it looks like
+    const at = offset;
+    offset += token.length;
+    const type = scalarNext ? 'scalar' : CST.tokenType(token);
+    scalarNext = false;
+    if (type === 'newline' || (type === 'space' && token.includes('\n'))) {
+      lineStart = true;
+      indent = token.length - token.lastIndexOf('\n') - 1;
+      continue;
+    }
+    if (type === 'space') { if (lineStart) indent = token.length; continue; }
+    if (type === 'comment') continue;
+    if (lineStart && flow === 0) {
+      // The line's first content: it closes the levels at its indentation or deeper, and opens one.
+      while (levels.length > 0 && levels[levels.length - 1].indent >= indent) block -= levels.pop()!.opened;
+      levels.push({ indent, opened: 0 });
+    }
+    lineStart = type === 'scalar' && token.endsWith('\n');
+    if (type === 'flow-seq-start' || type === 'flow-map-start') flow++;
+    else if (type === 'flow-seq-end' || type === 'flow-map-end') flow = Math.max(0, flow - 1);
+    else if (flow === 0 && (type === 'seq-item-ind' || type === 'explicit-key-ind' || type === 'map-value-ind')) {
+      levels[levels.length - 1].opened++;
+      block++;
+    }
+    if (flow + block > MAX_NESTING) return at;
+  }
+  return undefined;
 }
 
 /** Every key that repeats an earlier one of its mapping, at its line (the message the yaml library's own check gave). */

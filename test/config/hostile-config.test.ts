@@ -118,3 +118,31 @@ test('a mapping of 40 000 keys (0.6 MiB, under the size limit) is checked in sec
   assert.deepEqual(unknown[39_999], { path: 'agent.k39999', line: 40_001, message: 'unknown key' });
   assert.ok(performance.now() - started < 20_000, `took ${(performance.now() - started).toFixed(0)} ms`);
 });
+
+test('collections nested thousands deep are a located problem, not a stack overflow ("internal error") or an aborted process', async () => {
+  const deep = (n: number) => [
+    `probes:\n${'- '.repeat(n)}\n${'- '.repeat(n)}\n`, // threw out of the parser
+    `probes:\n  ${'- '.repeat(n)}x\n`,
+    `probes: ${'['.repeat(n)}${']'.repeat(n)}\n`,
+    `probes: ${'{a: '.repeat(n)}1${'}'.repeat(n)}\n`,
+    `probes:\n${Array.from({ length: 150 }, (_, i) => `${' '.repeat(i)}a:`).join('\n')} 1\n`,
+  ];
+  for (const text of [...deep(3000), ...deep(101)]) {
+    const [p, ...rest] = problemsOf(text);
+    assert.deepEqual(rest, [], JSON.stringify(rest.slice(0, 2)));
+    assert.match(p.message, /^collections nest more than 100 levels deep here; a vigil config needs fewer than 10$/);
+    assert.ok(p.line !== undefined && p.line >= 1 && p.line <= 152, `line ${p.line}`);
+  }
+  // 50 levels is absurd but harmless: the ordinary problems.
+  assert.match(problemsOf(`probes: ${'['.repeat(50)}${']'.repeat(50)}\n`)[0].message, /Expected object, received array/);
+  const { dir, cleanup } = tempDir();
+  try {
+    const file = join(dir, 'deep.yaml');
+    writeFileSync(file, deep(3000)[0]);
+    const r = await runVigil(['check-config', file], process.env);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr, `${file}: 1 problem\n  line 2: collections nest more than 100 levels deep here; a vigil config needs fewer than 10\n`);
+  } finally {
+    cleanup();
+  }
+});
