@@ -237,17 +237,20 @@ function lineOf(doc: Document, lc: LineCounter, path: ReadonlyArray<string | num
 }
 
 /** Each mapping's pairs by key, built on first use: a search per problem cost minutes on a mapping of 40 000 unknown keys. */
-type KeyIndex = WeakMap<YAMLMap, Map<unknown, Pair>>;
+type KeyIndex = WeakMap<YAMLMap, Map<string, Pair>>;
 
-/** The first pair of `map` whose scalar key is `key`. */
-function pairByKey(map: YAMLMap, key: unknown, index: KeyIndex): Pair | undefined {
+/** The first pair of `map` whose scalar key is `key`, compared as the keys of the parsed object are: as text (`1:` is "1", `~:` is ""). */
+function pairByKey(map: YAMLMap, key: string | number, index: KeyIndex): Pair | undefined {
   let byKey = index.get(map);
   if (!byKey) {
     byKey = new Map();
-    for (const p of map.items) if (isPair(p) && isScalar(p.key) && !byKey.has(p.key.value)) byKey.set(p.key.value, p);
+    for (const p of map.items) {
+      const text = isPair(p) && isScalar(p.key) ? String(p.key.value ?? '') : undefined;
+      if (text !== undefined && !byKey.has(text)) byKey.set(text, p);
+    }
     index.set(map, byKey);
   }
-  return byKey.get(key);
+  return byKey.get(String(key));
 }
 
 function rangeLine(node: unknown, lc: LineCounter): number | undefined {
