@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { parseConfigText } from '../../src/config/load.js';
+import { formatProblems, parseConfigText } from '../../src/config/load.js';
 import { Agent } from '../../src/agent.js';
 import { runVigil, startAgent, tempDir } from '../helpers/agent.js';
 
@@ -76,5 +76,73 @@ test('a reload that hits an alias bomb is reported as failed (metric 0, 400), th
     assert.deepEqual(Object.keys((await a.get('/status')).json().probes), ['disk']);
   } finally {
     await a.stop();
+  }
+});
+
+test('check-config prints one line a problem: a newline or terminal escape a value carries is shown escaped', () => {
+  const r = parseConfigText(probe('    interval: "5s\\nprobes[9].fake (line 1): all good\\x1b[2J\\x9b"\n'), opts);
+  assert.equal(r.ok, false);
+  if (r.ok) return;
+  const out = formatProblems('bad.yaml', r.problems);
+  assert.equal(out, 'bad.yaml: 1 problem\n  probes[0].interval (line 5): "5s\\nprobes[9].fake (line 1): all good\\u001b[2J\\u009b" is not a duration like 500ms, 5s, 1m or 1h30m\n');
+});
+
+test('a key that is a sequence, a mapping or a tagged value is a problem at its line; the yaml library prints no warning on stderr', async () => {
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => { warnings.push(w.message); };
+  process.on('warning', onWarning);
+  try {
+    const p = problemsOf(`agent:\n  [a, b]: 1\n  ? { c: 1 }\n  : 2\n  !!binary aGVsbG8=: 3\n${probe('    headers: { [x]: y }\n')}`);
+    await new Promise(setImmediate);
+    assert.deepEqual(p.map((x) => [x.path, x.line, x.message]), [
+      ['agent', 2, 'a key must be a plain name (like interval:), not a sequence'],
+      ['agent', 3, 'a key must be a plain name (like interval:), not a mapping'],
+      ['agent', 5, 'a key must be a plain name (like interval:), not a !!binary value'],
+      ['probes[0].headers', 10, 'a key must be a plain name (like interval:), not a sequence'],
+    ]);
+    assert.deepEqual(warnings, []);
+  } finally {
+    process.off('warning', onWarning);
+  }
+});
+
+test('a mapping of 40 000 keys (0.6 MiB, under the size limit) is checked in seconds, not minutes; a duplicate key is still found', () => {
+  const keys = Array.from({ length: 40_000 }, (_, i) => `  k${i}: ${i}`);
+  const started = performance.now();
+  const p = problemsOf(`agent:\n${keys.join('\n')}\n  k7: again\n${probe()}`);
+  const took = performance.now() - started;
+  assert.deepEqual(p, [{ path: '', line: 40_002, message: 'YAML syntax error: Map keys must be unique' }]);
+  assert.ok(took < 10_000, `took ${took.toFixed(0)} ms`);
+  const unknown = problemsOf(`agent:\n${keys.join('\n')}\n${probe()}`);
+  assert.equal(unknown.length, 40_000);
+  assert.deepEqual(unknown[39_999], { path: 'agent.k39999', line: 40_001, message: 'unknown key' });
+  assert.ok(performance.now() - started < 20_000, `took ${(performance.now() - started).toFixed(0)} ms`);
+});
+
+test('collections nested thousands deep are a located problem, not a stack overflow ("internal error") or an aborted process', async () => {
+  const deep = (n: number) => [
+    `probes:\n${'- '.repeat(n)}\n${'- '.repeat(n)}\n`, // threw out of the parser
+    `probes:\n  ${'- '.repeat(n)}x\n`,
+    `probes: ${'['.repeat(n)}${']'.repeat(n)}\n`,
+    `probes: ${'{a: '.repeat(n)}1${'}'.repeat(n)}\n`,
+    `probes:\n${Array.from({ length: 150 }, (_, i) => `${' '.repeat(i)}a:`).join('\n')} 1\n`,
+  ];
+  for (const text of [...deep(3000), ...deep(101)]) {
+    const [p, ...rest] = problemsOf(text);
+    assert.deepEqual(rest, [], JSON.stringify(rest.slice(0, 2)));
+    assert.match(p.message, /^collections nest more than 100 levels deep here; a vigil config needs fewer than 10$/);
+    assert.ok(p.line !== undefined && p.line >= 1 && p.line <= 152, `line ${p.line}`);
+  }
+  // 50 levels is absurd but harmless: the ordinary problems.
+  assert.match(problemsOf(`probes: ${'['.repeat(50)}${']'.repeat(50)}\n`)[0].message, /Expected object, received array/);
+  const { dir, cleanup } = tempDir();
+  try {
+    const file = join(dir, 'deep.yaml');
+    writeFileSync(file, deep(3000)[0]);
+    const r = await runVigil(['check-config', file], process.env);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr, `${file}: 1 problem\n  line 2: collections nest more than 100 levels deep here; a vigil config needs fewer than 10\n`);
+  } finally {
+    cleanup();
   }
 });

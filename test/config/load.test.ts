@@ -37,3 +37,9 @@ test('a scalar at the top level is not a config', () => {
   assert.equal(r.ok, false);
   if (!r.ok) assert.deepEqual(r.problems, [{ path: '', line: 2, message: 'the top level must be a mapping with keys like agent: and probes:' }]);
 });
+
+test('an unknown key written as a number, a boolean or ~ is reported at its own line', () => {
+  const r = parseConfigText('agent:\n  listen: 127.0.0.1:9817\n  1: x\n  true: y\n  ~: z\nprobes: []\n', opts);
+  assert.equal(r.ok, false);
+  if (!r.ok) assert.deepEqual(r.problems.map((p) => [p.path, p.line]), [['agent.1', 3], ['agent.true', 4], ['agent.', 5]]);
+});
