@@ -134,7 +134,10 @@ export class ClusterMember {
     } catch (err) {
       this.lastRead = { at, error: `etcd unreachable: ${errText(err)}` };
       this.view = this.buildView(m);
-      return; // without the record there is nothing to agree with; the guard's deadline covers the lease
+      // Without the record there is nothing to agree with; a held lease has its deadline, and a
+      // server writable without one is fenced now (unless this agent is a twin that takes no part).
+      if (!this.identity.conflict() && this.holds === 0) await this.guard.withoutEtcd(m, errText(err));
+      return;
     }
     this.lastRead = { at, snapshot: snap };
     this.roster.observe(this.parseViews(snap), at);

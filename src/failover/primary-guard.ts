@@ -104,6 +104,17 @@ export class PrimaryGuard {
     if (!m.state.readOnly) await this.fenceNow(`writable without the primary lease (${why})`);
   }
 
+  /**
+   * A loop that could not read etcd: a server taking writes without the
+   * lease has no way to get it, so it stops (a held lease is the deadline's
+   * business). Without this, a primary caught between holdings by a
+   * partition would stay writable for as long as the partition lasts.
+   */
+  async withoutEtcd(m: Measurement, why: string): Promise<void> {
+    if (this.lease.held() || this.fencing || !m.state || m.state.readOnly) return;
+    await this.fenceNow(`writable without the primary lease and etcd is unreachable (${why})`);
+  }
+
   private async unfence(why: string): Promise<void> {
     if (this.d.paused()) {
       if (this.lastRefusal !== 'paused') this.d.note('unfence', true, `withheld (remediation is paused): would lift read_only (${why})`, 'withheld');

@@ -69,6 +69,11 @@ test('etcd completely gone: the healthy primary fences itself at its renew deadl
     // Nobody else takes writes either: the replicas cannot reach etcd and never promote blind.
     await sleep(2000);
     assert.deepEqual(await writable(lab), []);
+    // Made writable by hand while etcd is away: without the lease and without etcd, its agent fences it again.
+    await lab.node(current).query('SET GLOBAL read_only = OFF');
+    await until(`${current} fenced again without etcd`, async () => (await lab.readOnly(current)) === 1, 10_000, 50);
+    const again = (await lab.agents[current].status()).failover.clusters.orders.events as Array<{ kind: string; detail: string }>;
+    assert.ok(again.some((e) => e.kind === 'fence' && /writable without the primary lease and etcd is unreachable/.test(e.detail)), JSON.stringify(again.slice(0, 3)));
   } finally {
     app.destroy();
     await Promise.all(lab.etcd.members.map((m) => m.start()));
