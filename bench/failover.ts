@@ -72,11 +72,7 @@ async function loopback(results: string[]): Promise<void> {
   const writer = await startTcpProxy({ file: lab.writerFile });
   try {
     await lab.fresh('db1');
-    const p = lab.node('db1');
-    await p.query('CREATE DATABASE IF NOT EXISTS lab');
-    await p.query('CREATE TABLE IF NOT EXISTS lab.t (id int auto_increment primary key, v varchar(64) NOT NULL, UNIQUE KEY (v))');
-    await p.query('CREATE USER IF NOT EXISTS ?@? IDENTIFIED BY ?', [APP.user, '127.0.0.1', APP.password]);
-    await p.query('GRANT INSERT, SELECT ON lab.* TO ?@?', [APP.user, '127.0.0.1']);
+    await lab.createApp('db1', APP);
     let current: Member = 'db1';
     for (const kind of ['mysqld', 'host'] as Kill[]) {
       const direct: number[] = [];

@@ -225,6 +225,15 @@ export class Lab {
     return out.join('\n');
   }
 
+  /** The test table on `primary` and an application account read_only stops (no SUPER / READ_ONLY ADMIN). */
+  async createApp(primary: Member, app: { user: string; password: string }): Promise<void> {
+    const p = this.node(primary);
+    await p.query('CREATE DATABASE IF NOT EXISTS lab');
+    await p.query('CREATE TABLE IF NOT EXISTS lab.t (id int auto_increment primary key, v varchar(64) NOT NULL, UNIQUE KEY (v))');
+    await p.query('CREATE USER IF NOT EXISTS ?@? IDENTIFIED BY ?', [app.user, '127.0.0.1', app.password]);
+    await p.query('GRANT INSERT, SELECT ON lab.* TO ?@?', [app.user, '127.0.0.1']);
+  }
+
   async record(): Promise<PrimaryRecord | undefined> {
     return (await readPrimary(this.client, this.keys()))?.value;
   }

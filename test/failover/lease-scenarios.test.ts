@@ -24,11 +24,7 @@ const FENCE_WITHIN_MS = 1000;
 before(async () => {
   lab = await Lab.start();
   await lab.fresh('db1');
-  const p = lab.node('db1');
-  await p.query('CREATE DATABASE IF NOT EXISTS lab');
-  await p.query('CREATE TABLE IF NOT EXISTS lab.t (id int auto_increment primary key, v varchar(64) NOT NULL, UNIQUE KEY (v))');
-  await p.query('CREATE USER IF NOT EXISTS ?@? IDENTIFIED BY ?', [APP.user, '127.0.0.1', APP.password]);
-  await p.query('GRANT INSERT, SELECT ON lab.* TO ?@?', [APP.user, '127.0.0.1']);
+  await lab.createApp('db1', APP);
 });
 after(async () => { await lab?.stop(); });
 
