@@ -68,6 +68,9 @@ export class AgentProc {
   log_level: ${process.env.VIGIL_LAB_LOG ?? 'info'}
   state_dir: ${this.stateDir}
   startup_grace: 1s
+  # A chaos run promotes each agent dozens of times within the hour: the host-wide budget
+  # (10 per hour by default, rightly refusing as rate_limited) would end it at the 21st kill.
+  action_budget: { max_actions: 1000 }
 admin:
   listen: 127.0.0.1:${this.adminPort}
   token_file: ${this.lab.tokenFile}

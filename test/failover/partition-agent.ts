@@ -68,6 +68,9 @@ export function agentYaml(s: AgentSite, o: PartitionAgentOptions = {}): string {
   log_level: ${process.env.VIGIL_LAB_LOG ?? 'info'}
   state_dir: ${s.stateDir}
   startup_grace: 1s
+  # A chaos run promotes each agent dozens of times within the hour: the host-wide budget
+  # (10 per hour by default, rightly refusing as rate_limited) would end it at the 21st kill.
+  action_budget: { max_actions: 1000 }
 admin:
   listen: ${s.addr}:${ADMIN_PORT}
   token_file: ${s.tokenFile}
