@@ -16,7 +16,7 @@ import { PROBE_TYPES } from './probes/registry.js';
 import type { CommonProbeConfig } from './probes/definition.js';
 import type { Probe, ProbeResult } from './probes/types.js';
 import { buildApp } from './server/app.js';
-import type { AgentView, ReloadOutcome } from './server/view.js';
+import type { AgentView, ReloadOutcome, RoleAnswer } from './server/view.js';
 import { ACTION_TYPES, actionTypes } from './actions/registry.js';
 import { RemediationRunner } from './remediation/runner.js';
 import { buildAdminApp } from './server/admin.js';
@@ -24,6 +24,11 @@ import { createFailover } from './failover/wiring.js';
 import { tokenFileWarning } from './server/admin-token.js';
 import { clusterSettings } from './failover/config.js';
 import type { FailoverClusters } from './failover/clusters.js';
+import { mysqlRoleVerdict } from './failover/role-check.js';
+import type { Etcd3 } from 'etcd3';
+import { createEtcdClient, describeEtcd, memberName } from './coordination/etcd-client.js';
+import { createGroups } from './groups/wiring.js';
+import type { Groups } from './groups/groups.js';
 
 export interface AgentOptions {
   readonly configFile: string;
@@ -57,6 +62,10 @@ export class Agent implements AgentView {
   adminAddress: string | undefined;
   /** Cluster memberships (mysql_promote), when `coordination:` is configured. */
   readonly failover: FailoverClusters | undefined;
+  /** Active/standby groups, when `coordination:` is configured. */
+  readonly groups: Groups | undefined;
+  /** One etcd client for everything that coordinates (closed last). */
+  private readonly etcd: Etcd3 | undefined;
 
   constructor(private readonly opts: AgentOptions) {
     this.config = opts.config;
@@ -77,7 +86,20 @@ export class Agent implements AgentView {
       dryRun: () => this.remediation.isDryRun(),
       journal: (w: Parameters<RemediationRunner['journalClusterWrite']>[0]) => this.remediation.journalClusterWrite(w),
     };
-    this.failover = createFailover(opts.config.coordination, { logger: opts.logger, metrics: this.metrics, env: opts.env, stateDir: opts.config.agent.state_dir, control });
+    const coord = opts.config.coordination;
+    if (coord) {
+      this.etcd = createEtcdClient(coord.etcd);
+      const member = memberName(coord);
+      opts.logger.info({ member }, `coordination through ${describeEtcd(coord.etcd)} as member ${member}`);
+      this.failover = createFailover(coord, this.etcd, { logger: opts.logger, metrics: this.metrics, env: opts.env, stateDir: opts.config.agent.state_dir, control });
+      this.groups = createGroups({
+        client: this.etcd, prefix: coord.etcd.prefix, member, recordTtlSeconds: coord.lease_ttl / 1000,
+        logger: opts.logger, env: opts.env, metrics: this.metrics,
+        health: (probe) => this.status.current(probe)?.health.state,
+        hostHold: () => (this.remediation.isPaused() ? 'remediation is paused on this host' : this.remediation.isDryRun() ? 'dry_run is on for this host' : undefined),
+        journal: (w) => this.remediation.journalGroupHook(w),
+      });
+    }
     this.remediation = new RemediationRunner({
       logger: opts.logger, metrics: this.metrics, env: opts.env, actionTypes: actionTypes({ failover: () => this.failover }),
       health: (probe) => {
@@ -87,6 +109,8 @@ export class Agent implements AgentView {
       lastRun: (probe) => this.status.current(probe)?.last,
     });
     this.onProbeResult((change, result) => this.remediation.onResult(change, result));
+    // A healthy_when probe turning critical makes an active member step down now, not at its next check.
+    this.onProbeResult((change) => { if (change.from.state !== change.to.state) this.groups?.probeChanged(change.name); });
   }
 
   static loadOptions(env: NodeJS.ProcessEnv): LoadOptions {
@@ -105,6 +129,8 @@ export class Agent implements AgentView {
     await this.remediation.start(this.config);
     this.scheduler.start();
     await this.applyProbes(this.config);
+    // After the journal is open (hooks are journalled) and the probes run (eligibility needs them).
+    await this.groups?.apply(this.config.groups);
     this.markReload(true, []);
     const listen = this.opts.listenOverride ?? this.config.agent.listen;
     const address = await this.app.listen({ host: listen.host, port: listen.port });
@@ -120,7 +146,7 @@ export class Agent implements AgentView {
     }
     const exposed = cfg.token_file ? tokenFileWarning(cfg.token_file) : undefined;
     if (exposed) this.opts.logger.warn(exposed);
-    this.admin = buildAdminApp(this.remediation, () => this.config.admin?.token, this.opts.logger, this.failover);
+    this.admin = buildAdminApp(this.remediation, () => this.config.admin?.token, this.opts.logger, this.failover, this.groups);
     this.adminAddress = await this.admin.listen({ host: cfg.listen.host, port: cfg.listen.port });
     this.remediation.adminAddress = this.adminAddress;
     this.opts.logger.info({ address: this.adminAddress }, 'admin API listening');
@@ -128,8 +154,11 @@ export class Agent implements AgentView {
 
   async stop(): Promise<void> {
     await this.scheduler.stop(this.config.agent.shutdown_timeout);
+    // An active member hands over (on_standby, key released) while the journal is still open.
+    await this.groups?.stop();
     await this.remediation.stop(this.config.agent.shutdown_timeout);
     await this.failover?.stop();
+    this.etcd?.close();
     await this.admin?.close();
     await this.app.close();
   }
@@ -166,6 +195,8 @@ export class Agent implements AgentView {
       this.opts.logger.warn('coordination changed: takes effect after a restart');
     }
     await this.failover?.apply(clusterSettings(next));
+    if (this.groups) await this.groups.apply(next.groups);
+    else if (next.groups.length > 0) this.opts.logger.warn('groups need `coordination:`, which takes effect after a restart');
     this.config = next;
     this.remediation.apply(next);
     this.markReload(true, []);
@@ -240,7 +271,33 @@ export class Agent implements AgentView {
   }
 
   statusSections(): Record<string, unknown> {
-    return { remediation: this.remediation.status(), ...(this.failover ? { failover: this.failover.status() } : {}) };
+    return {
+      remediation: this.remediation.status(),
+      ...(this.failover ? { failover: this.failover.status() } : {}),
+      ...(this.groups && this.groups.names().length > 0 ? { groups: this.groups.status() } : {}),
+    };
+  }
+
+  groupRole(group: string, want: 'active' | 'standby'): RoleAnswer | undefined {
+    const m = this.groups?.member(group);
+    if (!m) return undefined;
+    const ok = want === 'active' ? m.isActive() : m.isReadyStandby();
+    const active = m.latestSnapshot()?.active;
+    return {
+      ok,
+      body: {
+        group, member: this.groups?.memberName, role: m.currentRole(), asked: want,
+        active_member: active?.record?.member ?? null, fencing_token: active?.token ?? null,
+        ...(ok ? {} : { why: m.notEligible() ?? (want === 'active' ? 'not the active member' : `role is ${m.currentRole()}`) }),
+      },
+    };
+  }
+
+  mysqlRole(cluster: string, want: 'primary' | 'replica', maxLagMs: number | undefined): RoleAnswer | undefined {
+    const m = this.failover?.member(cluster);
+    if (!m) return undefined;
+    const v = mysqlRoleVerdict(m, want, maxLagMs ?? m.settings.maxLagMs, Date.now());
+    return { ok: v.ok, body: { ...v.detail, asked: want, reason: v.reason } };
   }
 }
 

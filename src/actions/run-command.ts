@@ -8,6 +8,8 @@ export interface CommandResult {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
   readonly timedOut: boolean;
+  /** The caller's signal stopped it (its process group was killed). */
+  readonly aborted?: boolean;
   /** stdout and stderr interleaved, the last `limit` bytes. */
   readonly output: string;
   readonly truncatedBytes: number;
@@ -23,6 +25,8 @@ export interface CommandOptions {
   readonly limitBytes: number;
   /** Between SIGTERM and SIGKILL on timeout. */
   readonly killGraceMs?: number;
+  /** Stops the program early (SIGTERM to its group, SIGKILL after killGraceMs), e.g. a hook whose reason is gone. */
+  readonly signal?: AbortSignal;
 }
 
 /** A VIGIL_* value longer than this is cut: a peer's 200 KiB error text must not make exec fail with E2BIG. */
@@ -70,18 +74,23 @@ export function runCommand(argv: readonly string[], opts: CommandOptions): Promi
       try { if (child.pid !== undefined) process.kill(-child.pid, sig); } catch { /* already gone */ }
     };
     let killTimer: NodeJS.Timeout | undefined;
-    const timer = setTimeout(() => {
-      timedOut = true;
+    let aborted = false;
+    const stop = () => {
       killGroup('SIGTERM');
-      killTimer = setTimeout(() => killGroup('SIGKILL'), opts.killGraceMs ?? 2000);
-    }, opts.timeoutMs);
+      killTimer ??= setTimeout(() => killGroup('SIGKILL'), opts.killGraceMs ?? 2000);
+    };
+    const timer = setTimeout(() => { timedOut = true; stop(); }, opts.timeoutMs);
+    const onAbort = () => { aborted = true; stop(); };
+    if (opts.signal?.aborted) onAbort();
+    else opts.signal?.addEventListener('abort', onAbort, { once: true });
     const finish = (r: Omit<CommandResult, 'output' | 'truncatedBytes' | 'durationMs' | 'timedOut'>) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      // Anything the group left behind after a timeout goes too.
-      if (timedOut) { killGroup('SIGKILL'); clearTimeout(killTimer); }
-      resolve({ ...r, timedOut, output: Buffer.concat(chunks).toString('utf8'), truncatedBytes: dropped, durationMs: Date.now() - started });
+      opts.signal?.removeEventListener('abort', onAbort);
+      // Anything the group left behind after a timeout or an abort goes too.
+      if (timedOut || aborted) { killGroup('SIGKILL'); clearTimeout(killTimer); }
+      resolve({ ...r, timedOut, aborted, output: Buffer.concat(chunks).toString('utf8'), truncatedBytes: dropped, durationMs: Date.now() - started });
     };
     child.stdout?.on('data', take);
     child.stderr?.on('data', take);
@@ -101,6 +110,7 @@ export function runCommand(argv: readonly string[], opts: CommandOptions): Promi
 export function describeEnd(argv0: string, r: CommandResult, timeoutMs: number): string {
   if (r.spawnError) return `cannot run ${argv0}: ${r.spawnError}`;
   if (r.timedOut) return `${argv0} timed out after ${formatDuration(timeoutMs)}; its process group was killed`;
+  if (r.aborted) return `${argv0} was stopped early (its reason to run was gone); its process group was killed`;
   if (r.signal) return `${argv0} was killed by ${r.signal}`;
   return `${argv0} exited with code ${r.code}`;
 }

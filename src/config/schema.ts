@@ -10,6 +10,7 @@ import { ACTION_TYPES, type AnyActionDefinition } from '../actions/registry.js';
 import { agentRemediationFields, checkRemediations, remediationTopLevel } from '../remediation/schema.js';
 import { coordinationSchema } from '../coordination/etcd-client.js';
 import { checkFailover } from '../failover/config.js';
+import { checkGroups, groupsSchema } from '../groups/config.js';
 
 const NAME_RE = /^[a-z0-9_-]+$/;
 const DEFAULT_INTERVAL_MS = 10_000;
@@ -24,6 +25,8 @@ const commonProbeFields = {
   failures_before_warning: z.number().int().min(1).optional(),
   failures_before_critical: z.number().int().min(1).default(3),
   successes_before_passing: z.number().int().min(1).default(1),
+  /** Whether this probe's critical state turns /ready to 503 (see README: the pool-drain risk). */
+  affects_ready: z.boolean().default(true),
 };
 
 type RawCommon = z.output<z.ZodObject<typeof commonProbeFields>> & { type: string };
@@ -82,6 +85,7 @@ function normalizeCommon(p: RawCommon): CommonProbeConfig {
     failures_before_warning: warning,
     failures_before_critical: p.failures_before_critical,
     successes_before_passing: p.successes_before_passing,
+    affects_ready: p.affects_ready,
   };
 }
 
@@ -124,9 +128,12 @@ export function buildConfigSchema(defs: readonly AnyProbeDefinition[], ctx: Sche
     probes: z.preprocess((raw, zctx) => { checkUniqueNames(raw, zctx); return raw; }, z.array(probeSchema(defs, ctx)).default([])),
     ...remediationTopLevel(actionDefs, ctx),
     coordination: coordinationSchema(ctx.env).optional(),
+    /** Active/standby groups this host takes part in (src/groups/). */
+    groups: groupsSchema(),
   }).strict().superRefine((cfg, zctx) => {
     checkRemediations(cfg, zctx);
     checkFailover(cfg, zctx);
+    checkGroups(cfg, zctx);
   });
 }
 

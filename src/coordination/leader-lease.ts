@@ -30,7 +30,8 @@ export interface LeaderLeaseOptions {
 export interface CurrentHolder { readonly value: Buffer; readonly modRevision: string; readonly lease: string }
 
 export type AcquireResult =
-  | { readonly ok: true }
+  /** revision: etcd's revision of the winning write (the key's create revision when it was created): a fencing token. */
+  | { readonly ok: true; readonly revision: string }
   | { readonly ok: false; readonly detail: string; readonly holder?: CurrentHolder };
 
 /** An extra condition of the acquiring transaction (e.g. "the primary record is still at this revision"). */
@@ -54,6 +55,7 @@ export class LeaderLease {
   private deadlineTimer: NodeJS.Timeout | undefined;
   private inFlight = false;
   private lastLoss: string | undefined;
+  private revision = '0';
   private readonly clock: LeaseClock;
 
   constructor(private readonly o: LeaderLeaseOptions) {
@@ -80,6 +82,11 @@ export class LeaderLease {
 
   lastLossReason(): string | undefined { return this.lastLoss; }
 
+  /** ms since the last successful renewal (or the acquisition) was sent; undefined when not holding. */
+  renewedAgoMs(): number | undefined {
+    return this.holding ? this.clock.mono() - this.renewedMono : undefined;
+  }
+
   /**
    * Creates the key under a new lease of ours if it is absent, or takes it
    * over (compare-and-swap on its revision) when `takeOver` accepts the
@@ -87,7 +94,7 @@ export class LeaderLease {
    * in the same transaction.
    */
   async acquire(value: string, takeOver: (h: CurrentHolder) => boolean, pre: readonly Precondition[] = []): Promise<AcquireResult> {
-    if (this.holding) return { ok: true };
+    if (this.holding) return { ok: true, revision: this.revision };
     const { client, key } = this.o;
     const sentMono = this.clock.mono();
     const sentWall = this.clock.wall();
@@ -110,18 +117,22 @@ export class LeaderLease {
         .else(client.get(key))
         .commit();
       let won = first.succeeded;
+      let revision = first.header.revision;
       let holder: CurrentHolder | undefined;
       if (!won) {
         const kv = first.responses[0]?.response_range?.kvs[0];
         holder = kv ? { value: kv.value, modRevision: kv.mod_revision, lease: String(kv.lease) } : undefined;
         if (holder && takeOver(holder)) {
-          won = (await withPre(client.if(key, 'Mod', '==', holder.modRevision)).then(client.put(key).value(value).lease(id)).commit()).succeeded;
+          const second = await withPre(client.if(key, 'Mod', '==', holder.modRevision)).then(client.put(key).value(value).lease(id)).commit();
+          won = second.succeeded;
+          revision = second.header.revision;
         }
       }
       if (!won) {
         await lease.revoke().catch(() => lease.release());
         return { ok: false, holder, detail: holder ? `${key} is held` : 'a precondition changed (someone else wrote first)' };
       }
+      this.revision = revision;
     } catch (err) {
       // The put may have landed although the answer was lost: revoking deletes it either way.
       await lease.revoke().catch(() => lease.release());
@@ -140,7 +151,7 @@ export class LeaderLease {
     if (!this.holding) return { ok: false, detail: this.lastLoss ?? 'lost at once' };
     this.armDeadline();
     this.scheduleRenew();
-    return { ok: true };
+    return { ok: true, revision: this.revision };
   }
 
   /** Rewrites the value under the held lease (e.g. a new epoch). */

@@ -96,10 +96,9 @@ export class FailoverClusters {
     return { member: this.deps.name, etcd: this.deps.describe ?? null, clusters };
   }
 
-  /** Stops every member loop (their views disappear at once) and closes the etcd client. */
+  /** Stops every member loop (their views disappear at once); the etcd client is the agent's to close. */
   async stop(): Promise<void> {
     for (const e of this.entries.values()) await e.member.stop();
     this.entries.clear();
-    this.deps.client.close();
   }
 }

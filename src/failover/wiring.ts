@@ -1,19 +1,17 @@
-// Builds the agent's cluster memberships from `coordination:` (etcd client,
-// member name, lease TTL) and wires their metrics. Kept out of agent.ts so
-// the agent only calls create / apply / stop.
+// Builds the agent's cluster memberships from `coordination:` (member name,
+// lease TTL) over the agent's etcd client and wires their metrics. Kept out
+// of agent.ts so the agent only calls create / apply / stop.
+import type { Etcd3 } from 'etcd3';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/catalogue.js';
-import { createEtcdClient, describeEtcd, memberName, type CoordinationConfig } from '../coordination/etcd-client.js';
+import { describeEtcd, memberName, type CoordinationConfig } from '../coordination/etcd-client.js';
 import { FailoverClusters } from './clusters.js';
 import type { MemberControl } from './deps.js';
 
-export function createFailover(cfg: CoordinationConfig | undefined,
-  deps: { logger: Logger; metrics: Metrics; env: NodeJS.ProcessEnv; stateDir: string; control: MemberControl }): FailoverClusters | undefined {
-  if (!cfg) return undefined;
-  const client = createEtcdClient(cfg.etcd);
+export function createFailover(cfg: CoordinationConfig, client: Etcd3,
+  deps: { logger: Logger; metrics: Metrics; env: NodeJS.ProcessEnv; stateDir: string; control: MemberControl }): FailoverClusters {
   const name = memberName(cfg);
   const a = deps.metrics.agent;
-  deps.logger.info({ member: name }, `coordination through ${describeEtcd(cfg.etcd)} as member ${name}`);
   return new FailoverClusters({
     client, prefix: cfg.etcd.prefix, name, leaseTtlSeconds: cfg.lease_ttl / 1000,
     logger: deps.logger.child({ component: 'failover' }), env: deps.env, now: Date.now,

@@ -131,6 +131,17 @@ export class StatusBook {
   critical(): string[] {
     return [...this.probes.values()].filter((p) => p.health.state === 'critical').map((p) => p.name);
   }
+
+  /** Critical probes that count for /ready, and those that do not (affects_ready: false). */
+  readiness(): { readonly blocking: string[]; readonly ignored: string[] } {
+    const blocking: string[] = [];
+    const ignored: string[] = [];
+    for (const p of this.probes.values()) {
+      if (p.health.state !== 'critical') continue;
+      (p.thresholds.affects_ready === false ? ignored : blocking).push(p.name);
+    }
+    return { blocking, ignored };
+  }
 }
 
 function view(p: Book): ProbeStatus {

@@ -6,6 +6,8 @@ export interface Thresholds {
   readonly failures_before_warning: number;
   readonly failures_before_critical: number;
   readonly successes_before_passing: number;
+  /** Absent or true: a critical state counts against /ready. */
+  readonly affects_ready?: boolean;
 }
 
 export interface Health {

@@ -89,9 +89,22 @@ export function createMetrics(registry: Registry, build: { version: string }) {
   remediation.paused.set(0);
   remediation.maintenance.set(0);
 
+  // Active/standby groups (src/groups/): one series per role, so a dashboard
+  // sums `role="active"` across members and an alert sees zero or two.
+  const groups = {
+    role: new Gauge({ name: 'vigil_group_role', help: '1 for this member\'s current role in the group (starting|standby|activating|active|deactivating), 0 for the others.', labelNames: ['group', 'role'], registers: r }),
+    transitions: new Counter({ name: 'vigil_group_transitions_total', help: 'Role changes of this member by new role (active|standby) and cause (elected|switchover|startup|unhealthy|lease_lost|holder_changed|preempted|on_active_failed|shutdown|removed).', labelNames: ['group', 'to', 'cause'], registers: r }),
+    token: new Gauge({ name: 'vigil_group_fencing_token', help: 'Fencing token (etcd revision) of the group\'s current active term as this member last saw it; 0 when nobody is active.', labelNames: ['group'], registers: r }),
+    renewalAge: new Gauge({ name: 'vigil_group_lease_renewal_age_seconds', help: 'Seconds since this member last renewed its active lease (sent time of the last successful renewal); NaN while it does not hold it.', labelNames: ['group'], registers: r }),
+    eligible: new Gauge({ name: 'vigil_group_eligible', help: '1 while this member may stand for the role (healthy_when probes not critical, priority above 0, not backing off after a failed on_active).', labelNames: ['group'], registers: r }),
+    paused: new Gauge({ name: 'vigil_group_paused', help: '1 while the group is paused in etcd (no elections, no hooks) as this member last saw it.', labelNames: ['group'], registers: r }),
+    hookRuns: new Counter({ name: 'vigil_group_hook_runs_total', help: 'Group hook runs by hook (on_active|on_standby) and outcome (succeeded|failed).', labelNames: ['group', 'hook', 'outcome'], registers: r }),
+    standbyFailed: new Gauge({ name: 'vigil_group_standby_hook_failed', help: '1 while this member\'s last on_standby failed (what the active role started may still run here).', labelNames: ['group'], registers: r }),
+  };
+
   const scheduler = {
     lateness: new Histogram({ name: 'vigil_scheduler_lateness_seconds', help: 'How late probe runs start against their planned time (event loop delay seen by the scheduler).', buckets: LATENESS_BUCKETS, registers: r }),
   };
 
-  return { registry, probe, observations, remediation, agent, scheduler };
+  return { registry, probe, observations, remediation, agent, groups, scheduler };
 }

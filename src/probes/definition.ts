@@ -18,6 +18,8 @@ export interface CommonProbeConfig {
   readonly failures_before_warning: number;
   readonly failures_before_critical: number;
   readonly successes_before_passing: number;
+  /** false: a critical state does not turn /ready to 503 (a shared dependency must not drain the whole pool). */
+  readonly affects_ready?: boolean;
 }
 
 export interface ProbeDeps {

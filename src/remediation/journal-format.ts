@@ -53,12 +53,29 @@ export interface ClusterWriteRecord extends Base {
   readonly detail: string;
 }
 
-export type JournalRecord = IntentRecord | OutcomeRecord | DryRunRecord | ResetRecord | PauseRecord | ClusterWriteRecord;
+/**
+ * An active/standby group's hook (on_active, on_standby): journalled before it
+ * starts and when it ends, like an action; an audit trail, not replayed (a
+ * restarted agent runs on_standby first whatever it finds), dropped at compaction.
+ */
+export interface GroupHookRecord extends Base {
+  readonly event: 'group_hook';
+  readonly group: string;
+  readonly hook: string;
+  /** Why it runs: elected, switchover, unhealthy, lease_lost, startup, shutdown, … */
+  readonly cause: string;
+  /** The term's fencing token ('' when none). */
+  readonly token: string;
+  readonly outcome: 'started' | 'done' | 'failed' | 'withheld';
+  readonly detail: string;
+}
+
+export type JournalRecord = IntentRecord | OutcomeRecord | DryRunRecord | ResetRecord | PauseRecord | ClusterWriteRecord | GroupHookRecord;
 
 /** A record without the envelope; the journal adds v, time and ts. */
 export type JournalEntry =
   | Omit<IntentRecord, keyof Base> | Omit<OutcomeRecord, keyof Base> | Omit<DryRunRecord, keyof Base>
-  | Omit<ResetRecord, keyof Base> | Omit<PauseRecord, keyof Base> | Omit<ClusterWriteRecord, keyof Base>;
+  | Omit<ResetRecord, keyof Base> | Omit<PauseRecord, keyof Base> | Omit<ClusterWriteRecord, keyof Base> | Omit<GroupHookRecord, keyof Base>;
 
 export type JournalProblemKind = 'torn_line' | 'corrupt_line' | 'implausible_time' | 'write_failed' | 'rotate_failed';
 export interface JournalProblem {
@@ -68,7 +85,7 @@ export interface JournalProblem {
   readonly time: string;
 }
 
-const EVENTS = new Set(['intent', 'outcome', 'dry_run', 'breaker_reset', 'pause', 'resume', 'cluster_write']);
+const EVENTS = new Set(['intent', 'outcome', 'dry_run', 'breaker_reset', 'pause', 'resume', 'cluster_write', 'group_hook']);
 
 const OUTCOMES = new Set(['succeeded', 'failed', 'dry_run', 'reconciled_succeeded', 'reconciled_failed', 'reconciled_unknown']);
 const WRITE_OUTCOMES = new Set(['started', 'done', 'failed', 'withheld']);
@@ -102,6 +119,9 @@ function shapeProblem(r: Fields): string | undefined {
     case 'cluster_write':
       return str(r, 'cluster', 'kind', 'detail') && typeof r.outcome === 'string' && WRITE_OUTCOMES.has(r.outcome) ? undefined
         : 'cluster_write record without cluster, kind, outcome and detail';
+    case 'group_hook':
+      return str(r, 'group', 'hook', 'cause', 'token', 'detail') && typeof r.outcome === 'string' && WRITE_OUTCOMES.has(r.outcome) ? undefined
+        : 'group_hook record without group, hook, cause, token, outcome and detail';
     default:
       return 'not a journal record';
   }

@@ -83,7 +83,7 @@ export function keepForReplay(records: readonly JournalRecord[], now: number, re
   return records.filter((r) => {
     if (r.event === 'intent' || r.event === 'outcome' || r.event === 'dry_run') return keepIds.has(r.id);
     if (r.event === 'breaker_reset') return resets.has(r);
-    if (r.event === 'cluster_write') return false;
+    if (r.event === 'cluster_write' || r.event === 'group_hook') return false;
     return r === lastPause;
   });
 }

@@ -69,7 +69,7 @@ export class RemediationRunner {
   /** Opens the journal, rebuilds state from it, builds the rules, and reconciles interrupted intents. */
   async start(config: VigilConfig): Promise<void> {
     this.settings = settingsOf(config);
-    const pending = config.remediations.length > 0 ? await this.openJournal() : [];
+    const pending = needsJournal(config) ? await this.openJournal() : [];
     this.apply(config);
     this.reconcile(pending);
     this.ticker = setInterval(() => this.refreshGauges(), 1000);
@@ -130,7 +130,7 @@ export class RemediationRunner {
       this.deps.logger.warn({ state_dir: this.settings.stateDir }, 'agent.state_dir changed: takes effect after a restart');
       this.settings = { ...this.settings, stateDir: prev.stateDir };
     }
-    if (!this.journal && prev && config.remediations.length > 0) {
+    if (!this.journal && prev && needsJournal(config)) {
       this.track(this.openJournal().then((p) => this.reconcile(p), (err: Error) => this.deps.logger.error({ err: err.message }, 'remediation cannot act: no journal')));
     }
     const thresholds = new Map<string, ProbeThresholds>(config.probes.map((p) => [p.name, p]));
@@ -242,6 +242,17 @@ export class RemediationRunner {
     }
   }
 
+  /** Journals an active/standby group's hook; false when the journal is not open or the write failed. */
+  async journalGroupHook(w: { group: string; hook: string; cause: string; token: string; outcome: 'started' | 'done' | 'failed' | 'withheld'; detail: string }): Promise<boolean> {
+    if (!this.journal) return false;
+    try {
+      await this.journal.append({ event: 'group_hook', ...w });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   // ---- operator commands (admin API) ----------------------------------------
 
   ruleNames(): string[] {
@@ -321,4 +332,9 @@ export class RemediationRunner {
     await this.journal?.close();
     for (const a of [...this.retired, ...[...this.rules.values()].map((r) => r.action)]) await a.close?.().catch(() => undefined);
   }
+}
+
+/** Remediation rules and active/standby groups' hooks are journalled; a config with neither needs no state_dir. */
+function needsJournal(config: VigilConfig): boolean {
+  return config.remediations.length > 0 || config.groups.length > 0;
 }

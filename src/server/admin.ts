@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { bearerToken, type SecretValue } from './admin-token.js';
 import { OPERATOR_HOLDS, type OperatorHold } from '../remediation/types.js';
+import { groupAdminRoutes, type GroupControl } from './admin-groups.js';
 
 export interface RemediationControl {
   status(): Record<string, unknown>;
@@ -32,7 +33,7 @@ function noteOf(body: unknown, query: unknown): string | undefined {
   return typeof raw === 'string' && raw.trim() ? raw.trim().slice(0, MAX_NOTE) : undefined;
 }
 
-export function buildAdminApp(control: RemediationControl, token: () => SecretValue | undefined, logger: Logger, clusters?: ClusterControl): FastifyInstance {
+export function buildAdminApp(control: RemediationControl, token: () => SecretValue | undefined, logger: Logger, clusters?: ClusterControl, groups?: GroupControl): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 4096 });
   // An empty POST with a JSON content type is fine here: every body is optional.
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
@@ -115,6 +116,8 @@ export function buildAdminApp(control: RemediationControl, token: () => SecretVa
         ...(res.acknowledged ? {} : { message: res.block ? 'the block was already acknowledged' : 'no recovery block to acknowledge' }) };
     });
   }
+
+  if (groups) groupAdminRoutes(app, groups, logger);
 
   app.setNotFoundHandler(async (req, reply) => reply.code(404).send({
     code: 'VIGIL_E_ADMIN_NOT_FOUND', message: `${req.method} ${req.url.split('?')[0]} is not an admin route (see docs/remediation.md)`,

@@ -5,6 +5,7 @@ import { metricsRoute } from './routes/metrics.js';
 import { statusRoute } from './routes/status.js';
 import { healthRoutes } from './routes/health.js';
 import { reloadRoute } from './routes/reload.js';
+import { roleRoutes } from './routes/roles.js';
 
 export function buildApp(view: AgentView): FastifyInstance {
   const app = Fastify({ logger: false });
@@ -12,6 +13,7 @@ export function buildApp(view: AgentView): FastifyInstance {
   statusRoute(app, view);
   healthRoutes(app, view);
   reloadRoute(app, view);
+  roleRoutes(app, view);
   app.get('/', async (_req, reply) => reply.type('text/html').send(
     '<html><head><title>vigil</title></head><body><h1>vigil</h1><ul>'
     + '<li><a href="/metrics">/metrics</a></li><li><a href="/status">/status</a></li>'

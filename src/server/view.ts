@@ -18,6 +18,9 @@ export interface AgentInfo {
   readonly lastReload: { readonly ok: boolean; readonly at: number; readonly problems: readonly ConfigProblem[] };
 }
 
+/** A role endpoint's answer: ok → 200, not ok → 503; the body says why. */
+export interface RoleAnswer { readonly ok: boolean; readonly body: Record<string, unknown> }
+
 export interface AgentView {
   readonly registry: Registry;
   readonly status: StatusBook;
@@ -27,4 +30,8 @@ export interface AgentView {
   reload(): Promise<ReloadOutcome>;
   /** Extra /status sections contributed by other parts (remediation, coordination). */
   statusSections(): Record<string, unknown>;
+  /** /role/<group>[/standby]; undefined when this agent is not a member of the group. */
+  groupRole(group: string, want: 'active' | 'standby'): RoleAnswer | undefined;
+  /** /mysql/<cluster>/primary|replica; undefined when this agent is not a member of the cluster. */
+  mysqlRole(cluster: string, want: 'primary' | 'replica', maxLagMs: number | undefined): RoleAnswer | undefined;
 }

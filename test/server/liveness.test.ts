@@ -31,6 +31,8 @@ test('/healthz answers 503 with the problems, 200 without', async () => {
     livenessProblems: () => problems,
     reload: async () => ({ ok: true }),
     statusSections: () => ({}),
+    groupRole: () => undefined,
+    mysqlRole: () => undefined,
   };
   const app = buildApp(view);
   try {
