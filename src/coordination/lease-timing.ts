@@ -47,7 +47,8 @@ export function leaseTimingProblems(t: LeaseTiming, names: TimingNames = FIELD):
   if (need > t.ttlMs + delay) {
     const allowed = delay > 0 ? `${names.ttlMs} ${s(t.ttlMs)} + ${names.takeoverDelayMs ?? 'takeover_delay'} ${s(delay)}` : `${names.ttlMs} ${s(t.ttlMs)}`;
     out.push({ key: 'renewDeadlineMs', message: `${names.renewDeadlineMs} ${s(t.renewDeadlineMs)} + ${names.fenceWithinMs} ${s(t.fenceWithinMs)} + clock margin ${s(margin)} = ${s(need)} `
-      + `exceeds ${allowed}: the holder could still be acting when the others see its lease expire; lower ${names.renewDeadlineMs} or raise ${names.ttlMs}` });
+      + `exceeds ${allowed}: the holder could still be acting when the others see its lease expire; lower ${names.renewDeadlineMs} or raise ${names.ttlMs}`
+      + `${names.takeoverDelayMs ? ` or ${names.takeoverDelayMs}` : ''}` });
   }
   return out;
 }

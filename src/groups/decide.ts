@@ -103,7 +103,8 @@ function decideStandby(s: GroupSituation): GroupDecision {
   if (sw?.to === s.me) return { kind: 'stand', cause: 'switchover', detail: `switchover from ${sw.from} to this member asked by ${sw.by}` };
   if (sw && sw.to !== null) return { kind: 'wait', reason: 'switchover_elsewhere', detail: `a switchover hands the role to ${sw.to}` };
   if (sw && sw.from === s.me) return { kind: 'wait', reason: 'switchover_elsewhere', detail: 'this member was asked to hand the role over' };
-  const better = eligibleOthers(s).filter((m) => m.priority > s.priority).sort((a, b) => b.priority - a.priority)[0];
+  // The member handing over will not stand while its request is pending: nobody defers to it.
+  const better = eligibleOthers(s).filter((m) => m.priority > s.priority && m.member !== sw?.from).sort((a, b) => b.priority - a.priority)[0];
   if (better) return { kind: 'wait', reason: 'deferring', detail: `${better.member} (priority ${better.priority}) is eligible and ranks above this member (${s.priority})` };
   const clean = s.lastSeenToken !== undefined && snap.released?.token === s.lastSeenToken;
   if (!clean && s.takeoverDelayMs > 0 && s.vacantSinceMs !== undefined && s.now - s.vacantSinceMs < s.takeoverDelayMs) {

@@ -45,7 +45,10 @@ test('the timing rule: the holder stops acting strictly before the key can expir
 
 test('held past its TTL while renewals succeed; release deletes the key at once', async () => {
   const l = lease('/ll/a');
-  assert.deepEqual(await l.acquire('{"member":"a"}', () => false), { ok: true });
+  const won = await l.acquire('{"member":"a"}', () => false);
+  assert.equal(won.ok, true);
+  const kv = (await client.get('/ll/a').exec()).kvs[0];
+  assert.equal(won.ok && won.revision, kv.create_revision, 'the revision of the winning write is the key\'s create revision (a fencing token)');
   await sleep(TIMING.ttlMs * 2);
   assert.equal(l.held(), true);
   assert.ok(l.remainingMs() > TIMING.renewDeadlineMs - 2 * TIMING.renewIntervalMs, `renewed recently (${l.remainingMs()} ms left)`);
@@ -103,7 +106,8 @@ test('takeover: the next process of the same member takes its own key by compare
   a.abandon(); // the process is gone (no revoke): its key lives until its lease expires
   const b = lease('/ll/own');
   const took = await b.acquire('{"member":"m1","instance":"new"}', (h) => JSON.parse(h.value.toString()).member === 'm1');
-  assert.deepEqual(took, { ok: true });
+  assert.equal(took.ok, true);
+  assert.equal(took.ok && took.revision, (await client.get('/ll/own').exec()).kvs[0].mod_revision, 'a takeover\'s revision is its compare-and-swap write');
   await sleep(TIMING.ttlMs + 1000); // the old lease expired meanwhile: the key is bound to the new one
   assert.equal(await client.get('/ll/own').string(), '{"member":"m1","instance":"new"}');
   await b.release();
@@ -116,6 +120,6 @@ test('takeover: the next process of the same member takes its own key by compare
   assert.equal(refused.ok, false, 'the record moved: no lease');
   assert.equal(await client.get('/ll/pre').string(), null, 'and nothing left behind');
   const now = (await client.get('/ll/record').exec()).kvs[0].mod_revision;
-  assert.deepEqual(await c.acquire('{"member":"m1"}', () => true, [{ key: '/ll/record', modRevision: now }]), { ok: true });
+  assert.equal((await c.acquire('{"member":"m1"}', () => true, [{ key: '/ll/record', modRevision: now }])).ok, true);
   await c.release();
 });

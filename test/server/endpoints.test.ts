@@ -33,6 +33,12 @@ probes:
     address: 127.0.0.1:${refused}
     interval: 200ms
     failures_before_critical: 1
+  - name: shared-dep
+    type: tcp
+    address: 127.0.0.1:${refused}
+    interval: 200ms
+    failures_before_critical: 1
+    affects_ready: false
   - name: root
     type: disk
     path: /
@@ -40,17 +46,17 @@ probes:
 `);
   await waitUntil('every probe to have run', async () => {
     const s = (await agent.get('/status')).json();
-    return ['app', 'db-port', 'root'].every((n) => s.probes[n]?.last_result) ? s : undefined;
+    return ['app', 'db-port', 'shared-dep', 'root'].every((n) => s.probes[n]?.last_result) ? s : undefined;
   });
 });
 after(async () => { await agent.stop(); await target.close(); });
 
 describe('/ready', () => {
-  test('503 listing the critical probes', async () => {
+  test('503 listing the critical probes; a probe with affects_ready: false is listed apart and does not count', async () => {
     await waitUntil('app to be critical', async () => (await agent.get('/status')).json().probes.app.state === 'critical');
     const r = await agent.get('/ready');
     assert.equal(r.status, 503);
-    assert.deepEqual({ ...r.json(), critical: [...r.json().critical].sort() }, { ready: false, critical: ['app', 'db-port'] });
+    assert.deepEqual({ ...r.json(), critical: [...r.json().critical].sort() }, { ready: false, critical: ['app', 'db-port'], critical_not_counted: ['shared-dep'] });
   });
 });
 
@@ -76,7 +82,7 @@ describe('/status', () => {
     assert.equal(s.agent.last_reload.successful, true);
     assert.deepEqual(s.agent.last_reload.problems, []);
     assert.ok(!Number.isNaN(Date.parse(s.agent.started_at)));
-    assert.deepEqual(Object.keys(s.probes).sort(), ['app', 'db-port', 'root']);
+    assert.deepEqual(Object.keys(s.probes).sort(), ['app', 'db-port', 'root', 'shared-dep']);
 
     const db = s.probes['db-port'];
     assert.deepEqual(Object.keys(db).sort(), ['consecutive_failures', 'consecutive_successes', 'history', 'last_change', 'last_result', 'name', 'state', 'type']);
@@ -125,7 +131,7 @@ describe('/status', () => {
     await waitUntil('app passing', async () => (await agent.get('/status')).json().probes.app.state === 'passing');
     const r = await agent.get('/ready');
     assert.equal(r.status, 503);
-    assert.deepEqual(r.json(), { ready: false, critical: ['db-port'] });
+    assert.deepEqual(r.json(), { ready: false, critical: ['db-port'], critical_not_counted: ['shared-dep'] });
   });
 });
 
