@@ -141,6 +141,7 @@ export function parseServerStates(csv: string): Record<string, ServerState> {
 
 export async function startHaproxy(o: HaproxyOptions): Promise<Haproxy> {
   const bin = requireBinary('haproxy', 'haproxy');
+  const setpriv = requireBinary('setpriv', 'util-linux');
   const dir = await mkdtemp(join(tmpdir(), 'vigil-haproxy-'));
   dirs.add(dir);
   const configFile = join(dir, 'haproxy.cfg');
@@ -168,9 +169,11 @@ export async function startHaproxy(o: HaproxyOptions): Promise<Haproxy> {
 
   try {
     await writeFile(configFile, haproxyConfig(o, socket));
-    // -db: foreground, no daemon, so the PID we hold is HAProxy itself.
+    // -db: foreground, no daemon, so the PID we hold is HAProxy itself. Unwrapped, setpriv
+    // --pdeathsig (which execs, keeping the PID) has the kernel kill HAProxy if the test
+    // process dies unannounced (SIGKILL), when no exit hook runs; netns wraps do the same.
     const args = ['-db', '-f', configFile];
-    const [cmd, argv] = o.wrap ? o.wrap(bin, args) : [bin, args];
+    const [cmd, argv] = o.wrap ? o.wrap(bin, args) : [setpriv, ['--pdeathsig', 'KILL', '--', bin, ...args]];
     const fd = openSync(logFile, 'a');
     try {
       child = spawn(cmd, argv, { stdio: ['ignore', fd, fd] });
