@@ -8,18 +8,12 @@
 // renew_interval 500ms, renew_deadline 2s, fence_within 1s), has the
 // replication user (so it rejoins a fenced old primary itself) and an
 // on_fence hook that leaves a line per fence in a file the test can read.
-import { type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { closeSync, openSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { NetLab } from '../harness/netns.js';
-import { until, type Member } from './lab.js';
+// The agent process itself (NsAgent) is shared with the group lab and lives in
+// test/harness/ns-agent.ts; it is re-exported here for the partition tests.
+import { ADMIN_PORT, AGENT_PORT } from '../harness/ns-agent.js';
+import type { Member } from './lab.js';
 
-export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const AGENT_PORT = 9817;
-export const ADMIN_PORT = 9818;
+export { ADMIN_PORT, AGENT_PORT, NsAgent, REPO_ROOT } from '../harness/ns-agent.js';
 
 export interface PartitionAgentOptions {
   readonly recoveryBlock?: string;
@@ -109,74 +103,4 @@ remediations:
       view_stale_after: 3s
       post_promote: { command: ["sh", "-c", ${q(post)}] }${pre}
 ${o.extra ?? ''}`;
-}
-
-/** One agent process in its host's namespace. */
-export class NsAgent {
-  child: ChildProcess | undefined;
-  readonly configFile: string;
-  readonly logFile: string;
-  readonly url: string;
-  readonly adminUrl: string;
-
-  constructor(readonly name: Member, private readonly net: NetLab, readonly dir: string, readonly stateDir: string, private readonly token: string) {
-    this.configFile = join(dir, `${name}.yaml`);
-    this.logFile = join(dir, `${name}.log`);
-    this.url = `http://${net.addr(name)}:${AGENT_PORT}`;
-    this.adminUrl = `http://${net.addr(name)}:${ADMIN_PORT}`;
-  }
-
-  running(): boolean { return !!this.child && this.child.exitCode === null && this.child.signalCode === null; }
-
-  pid(): number | undefined { return this.running() ? this.child?.pid : undefined; }
-
-  /** Writes the YAML, starts the agent and waits for /healthz (through the root veth: the host must not be cut). */
-  async start(yaml: string): Promise<void> {
-    if (this.running()) throw new Error(`${this.name}'s agent is already running`);
-    await writeFile(this.configFile, yaml);
-    const fd = openSync(this.logFile, 'a');
-    try {
-      this.child = this.net.spawn(this.name, process.execPath,
-        ['--import', 'tsx', 'src/bin.ts', 'run', '--config', this.configFile], { cwd: REPO_ROOT, stdio: ['ignore', fd, fd] });
-    } finally { closeSync(fd); }
-    await until(`${this.name} agent up`, async () => {
-      if (!this.running()) throw new Error(`${this.name}'s agent exited: ${(await readFile(this.logFile, 'utf8')).slice(-2000)}`);
-      return (await fetch(`${this.url}/healthz`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined))?.ok;
-    }, 60_000, 100);
-  }
-
-  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    const c = this.child;
-    if (!c || !this.running()) return;
-    const exited = once(c, 'exit');
-    c.kill(signal);
-    await exited;
-  }
-
-  async status(): Promise<any> {
-    return (await fetch(`${this.url}/status`, { signal: AbortSignal.timeout(2000) })).json();
-  }
-
-  async metric(name: string, labels: Record<string, string>): Promise<number> {
-    const text = await (await fetch(`${this.url}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
-    let sum = 0;
-    for (const line of text.split('\n')) {
-      if (!line.startsWith(`${name}{`)) continue;
-      if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-    }
-    return sum;
-  }
-
-  async admin(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; json: any }> {
-    const res = await fetch(`${this.adminUrl}${path}`, {
-      method, headers: { authorization: `Bearer ${this.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined, signal: AbortSignal.timeout(5000),
-    });
-    return { status: res.status, json: await res.json() };
-  }
-
-  async journal(): Promise<any[]> {
-    const text = await readFile(join(this.stateDir, 'remediation-journal.jsonl'), 'utf8').catch(() => '');
-    return text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
-  }
 }
