@@ -54,6 +54,8 @@ export interface GroupMetricSetters {
   paused(group: string, paused: boolean): void;
   hookRun(group: string, hook: HookName, ok: boolean): void;
   standbyFailed(group: string, failed: boolean): void;
+  /** The group is no longer configured here: its gauges go (a stale 0 would read as "nobody active"). */
+  forget(group: string): void;
 }
 
 export interface GroupEvent { readonly at: string; readonly kind: string; readonly ok: boolean; readonly detail: string }
@@ -357,5 +359,6 @@ export class GroupMember {
     while (this.transitioning) await this.transitioning;
     if (this.role === 'active' || this.role === 'activating') await this.stepDown(cause, `the agent is ${cause === 'shutdown' ? 'stopping' : 'no longer configured for this group'}`);
     await this.recordKey.close();
+    if (cause === 'removed') this.deps.metrics.forget(this.name);
   }
 }

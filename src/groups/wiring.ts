@@ -30,6 +30,10 @@ export function groupMetricSetters(m: Metrics['groups']): GroupMetricSetters {
     paused: (group, paused) => m.paused.set({ group }, paused ? 1 : 0),
     hookRun: (group, hook, ok) => m.hookRuns.inc({ group, hook, outcome: ok ? 'succeeded' : 'failed' }),
     standbyFailed: (group, failed) => m.standbyFailed.set({ group }, failed ? 1 : 0),
+    forget: (group) => {
+      for (const role of GROUP_ROLES) m.role.remove({ group, role });
+      for (const g of [m.token, m.renewalAge, m.eligible, m.paused, m.standbyFailed]) g.remove({ group });
+    },
   };
 }
 

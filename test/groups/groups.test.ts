@@ -241,6 +241,34 @@ test('on_active failing steps down (on_active_failed) and backs off; another mem
   services.get('g1')!.healthy = true;
 });
 
+test('reload: a new priority applies in place; a group removed from the config steps down (cause removed); added back, it starts as standby', async () => {
+  const active = (await activeMember())!;
+  const standby = MEMBERS.find((m) => m !== active)!;
+  const s = agents.get(standby)!;
+  s.writeConfig(yaml(standby).replace(`priority: ${PRIORITY[standby]}`, 'priority: 7'));
+  assert.equal((await s.post('/-/reload')).status, 200);
+  assert.equal((await s.get('/status')).json().groups.groups.web.priority, 7);
+  const a = agents.get(active)!;
+  const before = readMarks().length;
+  a.writeConfig(yaml(active).slice(0, yaml(active).indexOf('groups:')));
+  assert.equal((await a.post('/-/reload')).status, 200);
+  const next = await waitUntil('another active', async () => { const m = await activeMember(); return m !== active && m; }, { timeoutMs: 15_000 });
+  const list = readMarks().slice(before);
+  const down = list.find((x) => x.member === active && x.role === 'standby' && x.phase === 'end');
+  const up = list.find((x) => x.member === next && x.role === 'active' && x.phase === 'start');
+  assert.equal(down?.cause, 'removed');
+  assert.ok(down && up && down.at <= up.at, 'stepped down before the next member stood');
+  assert.equal((await a.get('/role/web')).status, 404, 'no longer a member');
+  assert.doesNotMatch((await a.get('/metrics')).body, /vigil_group_role\{group="web"/, 'its role series are gone, not a stale 0');
+  a.writeConfig(yaml(active));
+  assert.equal((await a.post('/-/reload')).status, 200);
+  await waitUntil('back as a ready standby', async () => (await a.get('/role/web/standby')).status === 200, { timeoutMs: 10_000 });
+  assert.equal(readMarks().filter((x) => x.member === active).pop()?.cause, 'startup', 'a group added back starts with on_standby');
+  s.writeConfig(yaml(standby));
+  assert.equal((await s.post('/-/reload')).status, 200);
+  assert.equal(overlapMs(readMarks()), 0);
+});
+
 test('stopping the active agent hands over at once (on_standby, key released), without waiting for the lease', async () => {
   const active = (await activeMember())!;
   const t0 = Date.now();
