@@ -89,14 +89,23 @@ test('mysqld dies, its agent lives: the lease is released at once, not waited ou
   await caughtUp(lab, current);
   await until(`${current} holds the primary lease`, async () => (await leaseKey())?.member === current);
   const expected = byPriority(others(current))[0];
+  // The load-balancer endpoints agree with the lease: writes to the primary, reads to replicas that keep up.
+  const role = async (m: Member, r: string) => (await fetch(`http://127.0.0.1:${lab.agents[m].listenPort}/mysql/orders/${r}`)).status;
+  await until('role endpoints settled', async () => (await role(current, 'primary')) === 200
+    && (await Promise.all(others(current).map((m) => role(m, 'replica')))).every((c) => c === 200), 15_000);
+  assert.equal(await role(current, 'replica'), 503);
+  assert.deepEqual(await Promise.all(others(current).map((m) => role(m, 'primary'))), [503, 503]);
+  assert.equal(await role(current, 'nonsense'), 404);
   const t0 = Date.now();
   await lab.node(current).kill();
+  await until('the dead primary\'s endpoint says so', async () => (await role(current, 'primary')) === 503, 10_000, 50);
   await until('the primary lease gone', async () => (await leaseKey()) === null, 10_000, 20);
   const goneMs = Date.now() - t0;
   console.log(`# mysqld SIGKILL → primary lease released after ${goneMs} ms`);
   assert.ok(goneMs < TTL_MS, `released (${goneMs} ms), not expired`);
   const rec = await until('a new record', async () => { const r = await lab.record(); return r && r.name !== current && r; }, 30_000);
   assert.equal(rec.name, expected);
+  await until('the new primary\'s endpoint answers 200', async () => (await role(expected, 'primary')) === 200, 15_000);
   const writes = await journalWrites(current);
   assert.ok(writes.some((w) => w.kind === 'lease_released' && /local server unreachable/.test(w.detail)), JSON.stringify(writes.slice(-5)));
   await lab.node(current).start({ readOnly: false });
