@@ -82,6 +82,20 @@ async function prepare(prefix: string): Promise<{ dir: string; ids: { uid: numbe
   return { dir, ids, setpriv, asPostgres: ['--reuid', String(ids.uid), '--regid', String(ids.gid), '--init-groups'] };
 }
 
+/**
+ * A postmaster that was SIGKILLed (a test's "crashed primary") leaves its
+ * postmaster.pid and a small SysV shared memory segment behind; the
+ * segment's id is on the file's 7th line ("<key> <shmid>"). A clean
+ * shutdown removes both, so there is then nothing to do.
+ */
+async function removeOrphanedSharedMemory(datadir: string): Promise<void> {
+  const lines = (await readFile(join(datadir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n');
+  const shmid = /^\s*\d+\s+(\d+)\s*$/.exec(lines[6] ?? '')?.[1];
+  if (shmid === undefined) return;
+  // Its backends die with the postmaster, a moment later; ipcrm only marks a segment still attached.
+  await exec('ipcrm', ['-m', shmid]).catch(() => undefined);
+}
+
 interface Launch {
   readonly dir: string;
   readonly setpriv: string;
@@ -121,6 +135,7 @@ async function launch(l: Launch): Promise<PostgresServer> {
         await exited;
         clearTimeout(timer);
       }
+      await removeOrphanedSharedMemory(datadir);
       await rm(l.dir, { recursive: true, force: true });
       process.off('exit', onExit);
     })();
