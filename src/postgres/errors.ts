@@ -9,6 +9,21 @@ import { loadPg } from '../optional-deps.js';
 
 export type PostgresPhase = 'connect' | 'query';
 
+export const PG_UNEXPECTED_ANSWER = 'VIGIL_E_PG_UNEXPECTED_ANSWER';
+
+/**
+ * A statement that always answers one row answered none: the peer is not the
+ * PostgreSQL it claims to be, or a broken one. Classified as `protocol`, like
+ * any other peer that does not speak the protocol we expect.
+ */
+export class UnexpectedAnswerError extends Error {
+  readonly code = PG_UNEXPECTED_ANSWER;
+  constructor(what: string) {
+    super(`${PG_UNEXPECTED_ANSWER}: ${what} (every PostgreSQL 11 or later answers it with one row)`);
+    this.name = 'UnexpectedAnswerError';
+  }
+}
+
 /** SQLSTATEs by meaning (https://www.postgresql.org/docs/current/errcodes-appendix.html). */
 function classifySqlState(code: string, phase: PostgresPhase): FailureReason {
   if (code.startsWith('28') || code === '42501') return 'auth'; // invalid authorization / insufficient privilege
@@ -27,6 +42,7 @@ export function sqlState(err: unknown): string | undefined {
 export function classifyPostgresError(err: unknown, phase: PostgresPhase, aborted: boolean): { reason: FailureReason; message: string } {
   if (aborted) return classifyNetworkError(err, true);
   if (err instanceof AuthRefusedError) return { reason: 'auth', message: `${AUTH_REFUSED}: ${err.message}` };
+  if (err instanceof UnexpectedAnswerError) return { reason: 'protocol', message: err.message };
   const code = sqlState(err);
   if (code !== undefined) return { reason: classifySqlState(code, phase), message: `SQLSTATE ${code}: ${(err as Error).message}` };
   const text = err instanceof Error ? err.message : String(err);

@@ -7,6 +7,7 @@
 // or cut off from a dead primary, because the row then stops changing.
 import { z } from 'zod';
 import type { PostgresLink } from './connection.js';
+import { UnexpectedAnswerError } from './errors.js';
 
 // Lower case only: an unquoted identifier folds to lower case in PostgreSQL,
 // so `Heartbeat` in the config would silently name another table than psql's.
@@ -49,7 +50,7 @@ export async function writeHeartbeat(link: PostgresLink, t: HeartbeatTable): Pro
      ON CONFLICT (id) DO UPDATE SET ts = EXCLUDED.ts
      RETURNING extract(epoch FROM h.ts)::float8 AS ts, (h.xmax = 0) AS inserted`, [ROW_ID]);
   const row = rows[0];
-  if (!row) throw new Error('the heartbeat upsert returned no row');
+  if (!row) throw new UnexpectedAnswerError('the heartbeat upsert returned no row');
   return { ts: row.ts, how: row.inserted ? 'inserted' : 'updated' };
 }
 

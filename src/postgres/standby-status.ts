@@ -3,6 +3,7 @@
 // and how far it has received and replayed. PostgreSQL 11 or later (the
 // receiver's sender_host/sender_port columns).
 import type { PostgresLink } from './connection.js';
+import { UnexpectedAnswerError } from './errors.js';
 
 export interface WalReceiver {
   readonly pid: number;
@@ -80,6 +81,6 @@ export function parseReplicationRow(row: ReplicationRow): ServerReplication {
 export async function readServerReplication(link: PostgresLink): Promise<ServerReplication> {
   const { rows } = await link.query<ReplicationRow>(STATUS_SQL);
   const row = rows[0];
-  if (!row) throw new Error('the replication status query returned no row');
+  if (!row) throw new UnexpectedAnswerError('the replication status query returned no row');
   return parseReplicationRow(row);
 }

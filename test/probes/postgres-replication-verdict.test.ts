@@ -3,7 +3,8 @@
 // bounded labels of the primary's view of its standbys.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseReplicationRow, type ReplicationRow, type StandbyStatus } from '../../src/postgres/standby-status.js';
+import { classifyPostgresError } from '../../src/postgres/errors.js';
+import { parseReplicationRow, readServerReplication, type ReplicationRow, type StandbyStatus } from '../../src/postgres/standby-status.js';
 import type { Walsender } from '../../src/postgres/walsenders.js';
 import { evaluatePrimary, evaluateStandby, unknownSeriesLike, type VerdictConfig } from '../../src/probes/postgres-replication-verdict.js';
 import { cleanLabel, nameStandbys, standbysView } from '../../src/probes/postgres-standbys.js';
@@ -131,4 +132,11 @@ test('unknownSeriesLike: the last run\'s series, values unknown and states 0', (
     if (o.name === 'postgres_standby_state' || o.name === 'postgres_standby_sync_state') assert.equal(o.value, 0);
     else assert.ok(Number.isNaN(o.value), o.name);
   }
+});
+
+test('a server that answers the status query with no row: protocol, VIGIL_E_PG_UNEXPECTED_ANSWER', async () => {
+  const link = { query: async () => ({ rows: [], rowCount: 0 }) };
+  const err = await readServerReplication(link).then(() => undefined, (e: unknown) => e);
+  assert.deepEqual(classifyPostgresError(err, 'query', false), { reason: 'protocol',
+    message: 'VIGIL_E_PG_UNEXPECTED_ANSWER: the replication status query returned no row (every PostgreSQL 11 or later answers it with one row)' });
 });
