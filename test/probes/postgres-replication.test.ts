@@ -96,21 +96,27 @@ describe('postgres_replication + postgres_heartbeat (real primary + streaming st
       const failures: string[] = [];
       const end = Date.now() + 30_000;
       // Two schedules, as two agents would run them: the writer every second, the reader every second half a second later.
-      const writing = (async () => { while (Date.now() < end) { const w = await writer.run(); if (!w.ok) failures.push(`writer: ${w.message}`); await sleep(1000); } })();
-      await sleep(500);
-      while (Date.now() < end) {
+      // Fixed rate, like the scheduler: a slow run (a loaded machine) does not push the next one back.
+      const everySecond = async (offsetMs: number, run: () => Promise<void>) => {
+        for (let next = Date.now() + offsetMs; next < end; next += 1000) {
+          await sleep(Math.max(0, next - Date.now()));
+          await run();
+        }
+      };
+      const writing = everySecond(0, async () => { const w = await writer.run(); if (!w.ok) failures.push(`writer: ${w.message}`); });
+      await everySecond(500, async () => {
         const r = await reader.run();
         if (!r.ok) failures.push(`${r.reason}: ${r.message}`);
         lags.push(hbLag(r) ?? NaN);
-        await sleep(1000);
-      }
+      });
       await writing;
       await writer.close();
       assert.deepEqual(failures, []);
       const sorted = [...lags].sort((a, b) => a - b);
       console.log(`# idle primary 30 s: heartbeat lag median ${sorted[sorted.length >> 1].toFixed(3)} s, max ${sorted[sorted.length - 1].toFixed(3)} s over ${lags.length} runs; `
         + `now() - pg_last_xact_replay_timestamp() after 4 s without writes: ${naive.toFixed(1)} s`);
-      assert.ok(lags.length >= 28 && sorted[sorted.length - 1] < 1.5, lags.join(' '));
+      // Small means within two writer intervals, whatever else the machine is doing: it never grows with the idle time.
+      assert.ok(lags.length >= 28 && sorted[sorted.length - 1] < 2, lags.join(' '));
     });
 
     it('a standby that leaves the primary loses its series', async () => {
