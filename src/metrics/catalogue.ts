@@ -22,6 +22,17 @@ export const OBSERVATION_GAUGES = {
   mysql_replica_last_errno: { help: 'Last_IO_Errno / Last_SQL_Errno of the replica (0 = none).', labels: ['channel', 'thread'] },
   mysql_replica_thread_state: { help: 'Replica thread state: 1 for the current of running|connecting|stopped per thread (io|sql), 0 for the others.', labels: ['channel', 'thread', 'state'] },
   mysql_heartbeat_last_write_timestamp_seconds: { help: 'Unix time written into the heartbeat row by the last successful write.', labels: [] },
+  postgres_wal_receiver_streaming: { help: '1 while the standby\'s WAL receiver is streaming from its upstream (pg_stat_wal_receiver.status), 0 otherwise; NaN when unknown.', labels: [] },
+  postgres_wal_position_bytes: { help: 'WAL position (LSN as a byte offset) the standby has received or replayed (position=received|replayed); NaN when unknown.', labels: ['position'] },
+  postgres_replay_lag_bytes: { help: 'WAL the standby has received but not replayed yet, in bytes; NaN when unknown.', labels: [] },
+  postgres_replay_paused: { help: '1 while WAL replay on the standby is paused or a pause is requested.', labels: [] },
+  postgres_replication_lag_seconds: { help: 'Standby lag from the heartbeat row: the standby server\'s clock minus the time the primary wrote; NaN when unknown.', labels: [] },
+  postgres_heartbeat_last_write_timestamp_seconds: { help: 'Unix time (the primary server\'s clock) written into the heartbeat row by the last successful write.', labels: [] },
+  postgres_standbys: { help: 'WAL senders (standbys, base backups) connected to this primary, including those beyond standby_series_limit.', labels: [] },
+  postgres_standby_state: { help: 'WAL sender state per standby on the primary: 1 for the current of startup|catchup|streaming|backup|stopping, 0 for the others.', labels: ['standby', 'client', 'state'] },
+  postgres_standby_sync_state: { help: 'Synchronous state per standby on the primary: 1 for the current of async|potential|sync|quorum, 0 for the others.', labels: ['standby', 'client', 'sync_state'] },
+  postgres_standby_lag_seconds: { help: 'write_lag, flush_lag and replay_lag of a standby as the primary measured them (lag=write|flush|replay); 0 when caught up and idle, NaN when unknown.', labels: ['standby', 'client', 'lag'] },
+  postgres_standby_lag_bytes: { help: 'WAL the primary has written beyond what a standby has written, flushed or replayed (lag=write|flush|replay), in bytes.', labels: ['standby', 'client', 'lag'] },
 } as const satisfies Record<string, { help: string; labels: readonly string[] }>;
 
 export type ObservationName = keyof typeof OBSERVATION_GAUGES;

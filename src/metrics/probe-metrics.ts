@@ -109,8 +109,9 @@ export class ProbeMetrics {
       e.seenInRun = run;
     }
     // A failed run often cannot measure (no status code when the connection
-    // was refused): keep those series rather than flicker; a success replaces all.
-    if (!result.ok) return;
+    // was refused): keep those series rather than flicker; a success, or a
+    // run that says it reported all its series, replaces all.
+    if (!result.ok && result.observationsComplete !== true) return;
     for (const [key, e] of s.observed) {
       if (e.seenInRun === run) continue;
       this.m.observations[e.name].remove(e.labels);

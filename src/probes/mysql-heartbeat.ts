@@ -10,7 +10,7 @@ import {
   createTableSql, displayName, formatHeartbeatTs, HEARTBEAT_DEFAULT_DATABASE, HEARTBEAT_DEFAULT_TABLE, identifier, writeHeartbeat,
   type HeartbeatTable,
 } from '../mysql/heartbeat-table.js';
-import { dbTimingObservations } from './mysql.js';
+import { dbTimingObservations } from './db-timing.js';
 import { fail, timed } from './outcome.js';
 import type { Observation, ProbeOutcome } from './types.js';
 

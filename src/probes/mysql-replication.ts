@@ -12,7 +12,7 @@ import {
 } from '../mysql/heartbeat-table.js';
 import { DEFAULT_CHANNEL, ReplicaStatusReader, type ReplicaStatus } from '../mysql/replica-status.js';
 import { evaluateReplication, heartbeatLag, unknownObservations, type ChannelReading } from './mysql-replication-verdict.js';
-import { dbTimingObservations } from './mysql.js';
+import { dbTimingObservations } from './db-timing.js';
 import { fail, timed } from './outcome.js';
 import type { ProbeOutcome } from './types.js';
 

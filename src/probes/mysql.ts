@@ -3,17 +3,10 @@
 // is slow to accept" and "the server is slow to answer" look different.
 import { z } from 'zod';
 import { defineProbe } from './definition.js';
-import { describeTarget, MysqlConnector, mysqlConnectionFields, mysqlTarget, normalizeMysqlConnection, type MysqlTiming } from '../mysql/connection.js';
+import { describeTarget, MysqlConnector, mysqlConnectionFields, mysqlTarget, normalizeMysqlConnection } from '../mysql/connection.js';
+import { dbTimingObservations } from './db-timing.js';
 import { fail, timed } from './outcome.js';
-import type { Observation, ProbeOutcome } from './types.js';
-
-/** Connect and query durations; NaN for a phase the run never reached. */
-export function dbTimingObservations(t: MysqlTiming): Observation[] {
-  return [
-    { name: 'db_connect_duration_seconds', value: t.connectSeconds },
-    { name: 'db_query_duration_seconds', value: t.reachedQuery ? t.querySeconds : NaN },
-  ];
-}
+import type { ProbeOutcome } from './types.js';
 
 export const mysqlProbe = defineProbe({
   type: 'mysql',

@@ -6,6 +6,8 @@ import { mysqlProbe } from './mysql.js';
 import { mysqlHeartbeatProbe } from './mysql-heartbeat.js';
 import { mysqlReplicationProbe } from './mysql-replication.js';
 import { postgresProbe } from './postgres.js';
+import { postgresHeartbeatProbe } from './postgres-heartbeat.js';
+import { postgresReplicationProbe } from './postgres-replication.js';
 import { tcpProbe } from './tcp.js';
 
 // Each definition is typed by its own fields; the registry only needs the
@@ -14,4 +16,4 @@ import { tcpProbe } from './tcp.js';
 export type AnyProbeDefinition = ProbeDefinition<any>;
 
 export const PROBE_TYPES: readonly AnyProbeDefinition[] = [httpProbe, tcpProbe, diskProbe,
-  mysqlProbe, mysqlReplicationProbe, mysqlHeartbeatProbe, postgresProbe];
+  mysqlProbe, mysqlReplicationProbe, mysqlHeartbeatProbe, postgresProbe, postgresReplicationProbe, postgresHeartbeatProbe];

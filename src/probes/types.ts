@@ -25,6 +25,13 @@ export interface ProbeResult {
   readonly message?: string;
   readonly durationSeconds: number;
   readonly observations: readonly Observation[];
+  /**
+   * The run reported every series the probe owns (unknown values as NaN), so
+   * a failed run replaces the previous set as a successful one does: a
+   * standby that left the primary's view loses its series even while the
+   * probe fails. Unset, a failed run keeps the series it did not report.
+   */
+  readonly observationsComplete?: boolean;
 }
 
 export interface Probe {

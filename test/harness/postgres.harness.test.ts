@@ -1,9 +1,10 @@
 // Proves the Postgres harness is a real server that enforces password auth
-// over TCP, as the Postgres probe will meet it in production.
+// over TCP, as the Postgres probe will meet it in production, and that a
+// standby made by startStandby() really streams from its primary.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { startPostgres, type PostgresServer } from './postgres.js';
+import { startPostgres, startStandby, waitReplayed, type PostgresServer } from './postgres.js';
 
 describe('Postgres harness', () => {
   let server: PostgresServer;
@@ -38,6 +39,28 @@ describe('Postgres harness', () => {
       assert.match(err.message, /password authentication failed/);
       return true;
     });
+  });
+
+  it('startStandby(): a hot standby streaming from the primary, replaying its writes', async () => {
+    const t0 = Date.now();
+    const standby = await startStandby(server, { name: 'harness-standby' });
+    try {
+      console.log(`# streaming standby ready in ${Date.now() - t0} ms`);
+      const [rx] = await standby.query('SELECT pg_is_in_recovery() AS recovery, status, sender_port FROM pg_stat_wal_receiver');
+      assert.deepEqual(rx, { recovery: true, status: 'streaming', sender_port: server.port });
+      const [tx] = await server.query("SELECT state, sync_state FROM pg_stat_replication WHERE application_name = 'harness-standby'");
+      assert.deepEqual(tx, { state: 'streaming', sync_state: 'async' });
+      await server.query('CREATE TABLE replicated AS SELECT 42 AS answer');
+      await waitReplayed(server, standby);
+      assert.deepEqual(await standby.query('SELECT answer FROM replicated'), [{ answer: 42 }]);
+      await assert.rejects(standby.query('CREATE TABLE nope (x int)'), (err: Error & { code?: string }) => err.code === '25006');
+      const pid = standby.pid();
+      assert.ok(pid);
+      await standby.stop();
+      assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' });
+    } finally {
+      await standby.stop();
+    }
   });
 
   it('stop() ends the postmaster', async () => {

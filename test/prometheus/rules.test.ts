@@ -34,6 +34,10 @@ const ALLOWED_METRICS = new Set([
   'vigil_disk_avail_bytes', 'vigil_disk_size_bytes', 'vigil_disk_inodes_free_ratio', 'vigil_disk_readonly',
   'vigil_mysql_replication_lag_seconds', 'vigil_mysql_replica_io_running', 'vigil_mysql_replica_sql_running',
   'vigil_mysql_replica_last_errno', 'vigil_mysql_cluster_epoch', 'vigil_mysql_fenced', 'vigil_mysql_primary_lease_held', 'vigil_mysql_errant_transactions',
+  'vigil_postgres_wal_receiver_streaming', 'vigil_postgres_wal_position_bytes', 'vigil_postgres_replay_lag_bytes',
+  'vigil_postgres_replay_paused', 'vigil_postgres_replication_lag_seconds', 'vigil_postgres_heartbeat_last_write_timestamp_seconds',
+  'vigil_postgres_standbys', 'vigil_postgres_standby_state', 'vigil_postgres_standby_sync_state',
+  'vigil_postgres_standby_lag_seconds', 'vigil_postgres_standby_lag_bytes',
   'vigil_remediation_actions_total', 'vigil_remediation_blocked_total', 'vigil_remediation_breaker_open',
   'vigil_remediation_last_action_timestamp_seconds', 'vigil_remediation_paused', 'vigil_maintenance_active',
   'vigil_build_info', 'vigil_config_last_reload_successful', 'vigil_config_last_reload_success_timestamp_seconds',
@@ -197,7 +201,7 @@ test('the required alerts exist', () => {
   for (const n of ['VigilProbeCritical', 'VigilAgentDown', 'VigilConfigReloadFailed', 'VigilRemediationFailed',
     'VigilRemediationBreakerOpen', 'VigilRemediationPausedTooLong', 'VigilReplicationLagHigh',
     'VigilReplicationStopped', 'VigilDiskFillingUp', 'VigilDiskAlmostFull', 'VigilTLSCertExpiringSoon',
-    'VigilMySQLPromotionPerformed']) {
+    'VigilMySQLPromotionPerformed', 'VigilPostgresReplicationLagHigh', 'VigilPostgresReplicationStopped']) {
     assert.ok(names.includes(n), `missing alert ${n}`);
   }
   const exprOf = (n: string) => alertRules().filter((r) => r.alert === n).map((r) => r.expr).join('\n');

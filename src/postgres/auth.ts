@@ -7,7 +7,7 @@
 // refused. SCRAM-SHA-256 proves knowledge of the password without revealing
 // it and stays allowed everywhere.
 import type pg from 'pg';
-import { AuthRefusedError } from './auth-refusal.js';
+import { AuthRefusedError } from '../probes/auth-refusal.js';
 
 const USE_TLS = 'use TLS with certificate verification (tls: true or tls.ca_file)';
 
