@@ -24,6 +24,9 @@ import { createFailover } from './failover/wiring.js';
 import { tokenFileWarning } from './server/admin-token.js';
 import { clusterSettings } from './failover/config.js';
 import type { FailoverClusters } from './failover/clusters.js';
+import { Listener } from './server/listener.js';
+import { listenerSettings, type ListenerSettings } from './config/listener.js';
+import type { WebConfig } from './config/web-config.js';
 
 export interface AgentOptions {
   readonly configFile: string;
@@ -33,6 +36,8 @@ export interface AgentOptions {
   readonly version: string;
   /** Overrides agent.listen (tests use port 0). */
   readonly listenOverride?: { host: string; port: number };
+  /** `--web.config.file`, already read: overrides agent.web_config_file. */
+  readonly webConfigOverride?: WebConfig;
 }
 
 /** Called for every probe result after health was updated (remediation hooks in here). */
@@ -47,6 +52,8 @@ export class Agent implements AgentView {
   private readonly singleFlight = new SingleFlight();
   private readonly resultListeners: ResultListener[] = [];
   private readonly app: FastifyInstance;
+  private readonly mainListener: Listener;
+  private adminListener: Listener | undefined;
   private config: VigilConfig;
   private readonly startedAt = Date.now();
   private lastReload: { ok: boolean; at: number; problems: readonly ConfigProblem[] } = { ok: true, at: Date.now(), problems: [] };
@@ -70,7 +77,8 @@ export class Agent implements AgentView {
       },
       onLateness: (ms) => this.metrics.scheduler.lateness.observe(ms / 1000),
     });
-    this.app = buildApp(this);
+    this.mainListener = new Listener(this.mainSettings(opts.config), { name: 'main', logger: opts.logger, metrics: this.metrics.listener, basicAuth: true });
+    this.app = buildApp(this, this.mainListener);
     // The member loops' repairs pass the remediation control plane (pause, dry-run, journal); built just below.
     const control = {
       paused: () => this.remediation.isPaused(),
@@ -107,7 +115,7 @@ export class Agent implements AgentView {
     await this.applyProbes(this.config);
     this.markReload(true, []);
     const listen = this.opts.listenOverride ?? this.config.agent.listen;
-    const address = await this.app.listen({ host: listen.host, port: listen.port });
+    const address = this.mainListener.url(await this.app.listen({ host: listen.host, port: listen.port }));
     await this.startAdmin();
     return address;
   }
@@ -120,8 +128,9 @@ export class Agent implements AgentView {
     }
     const exposed = cfg.token_file ? tokenFileWarning(cfg.token_file) : undefined;
     if (exposed) this.opts.logger.warn(exposed);
-    this.admin = buildAdminApp(this.remediation, () => this.config.admin?.token, this.opts.logger, this.failover);
-    this.adminAddress = await this.admin.listen({ host: cfg.listen.host, port: cfg.listen.port });
+    this.adminListener = new Listener(cfg.listener, { name: 'admin', logger: this.opts.logger, metrics: this.metrics.listener, basicAuth: false });
+    this.admin = buildAdminApp(this.remediation, () => this.config.admin?.token, this.opts.logger, this.failover, this.adminListener);
+    this.adminAddress = this.adminListener.url(await this.admin.listen({ host: cfg.listen.host, port: cfg.listen.port }));
     this.remediation.adminAddress = this.adminAddress;
     this.opts.logger.info({ address: this.adminAddress }, 'admin API listening');
   }
@@ -168,12 +177,27 @@ export class Agent implements AgentView {
     await this.failover?.apply(clusterSettings(next));
     this.config = next;
     this.remediation.apply(next);
+    this.applyListeners(next);
     this.markReload(true, []);
     if (!this.opts.listenOverride && (prevListen.host !== next.agent.listen.host || prevListen.port !== next.agent.listen.port)) {
       this.opts.logger.warn({ listen: `${next.agent.listen.host}:${next.agent.listen.port}` }, 'agent.listen changed: takes effect after a restart');
     }
     this.opts.logger.info({ added, removed }, 'config reloaded');
     return { ok: true, added, removed };
+  }
+
+  /** The main listener's settings: agent.*, with `--web.config.file` in place of agent.web_config_file. */
+  private mainSettings(config: VigilConfig): ListenerSettings {
+    const s = listenerSettings(config.agent);
+    return this.opts.webConfigOverride ? { ...s, webConfig: this.opts.webConfigOverride } : s;
+  }
+
+  private applyListeners(next: VigilConfig): void {
+    const changes: Array<[string, string[]]> = [['agent', this.mainListener.apply(this.mainSettings(next))]];
+    if (this.adminListener && next.admin) changes.push(['admin', this.adminListener.apply(next.admin.listener)]);
+    for (const [key, later] of changes) {
+      for (const what of later) this.opts.logger.warn({ listener: key }, `${key}: ${what}: takes effect after a restart`);
+    }
   }
 
   private markReload(ok: boolean, problems: readonly ConfigProblem[]): void {

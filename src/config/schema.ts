@@ -10,6 +10,7 @@ import { ACTION_TYPES, type AnyActionDefinition } from '../actions/registry.js';
 import { agentRemediationFields, checkRemediations, remediationTopLevel } from '../remediation/schema.js';
 import { coordinationSchema } from '../coordination/etcd-client.js';
 import { checkFailover } from '../failover/config.js';
+import { checkListener, listenerFields } from './listener.js';
 
 const NAME_RE = /^[a-z0-9_-]+$/;
 const DEFAULT_INTERVAL_MS = 10_000;
@@ -119,6 +120,7 @@ export function buildConfigSchema(defs: readonly AnyProbeDefinition[], ctx: Sche
       listen: hostPort().default('127.0.0.1:9817'),
       log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
       shutdown_timeout: duration().default('10s'),
+      ...listenerFields({ maxConnections: 64 }, { basicAuth: true, key: 'agent' }),
       ...agentRemediationFields,
     }).strict().default({}),
     probes: z.preprocess((raw, zctx) => { checkUniqueNames(raw, zctx); return raw; }, z.array(probeSchema(defs, ctx)).default([])),
@@ -127,6 +129,7 @@ export function buildConfigSchema(defs: readonly AnyProbeDefinition[], ctx: Sche
   }).strict().superRefine((cfg, zctx) => {
     checkRemediations(cfg, zctx);
     checkFailover(cfg, zctx);
+    checkListener(cfg.agent, 'agent', zctx);
   });
 }
 

@@ -6,6 +6,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { bearerToken, type SecretValue } from './admin-token.js';
 import { OPERATOR_HOLDS, type OperatorHold } from '../remediation/types.js';
+import { guardApp } from './guard.js';
+import type { Listener } from './listener.js';
 
 export interface RemediationControl {
   status(): Record<string, unknown>;
@@ -32,8 +34,9 @@ function noteOf(body: unknown, query: unknown): string | undefined {
   return typeof raw === 'string' && raw.trim() ? raw.trim().slice(0, MAX_NOTE) : undefined;
 }
 
-export function buildAdminApp(control: RemediationControl, token: () => SecretValue | undefined, logger: Logger, clusters?: ClusterControl): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 4096 });
+export function buildAdminApp(control: RemediationControl, token: () => SecretValue | undefined, logger: Logger, clusters?: ClusterControl, listener?: Listener): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: 4096, ...listener?.fastifyOptions() });
+  guardApp(app, listener, 'all');
   // An empty POST with a JSON content type is fine here: every body is optional.
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     const text = String(body).trim();
