@@ -68,7 +68,9 @@ test('Prometheus with its own tls_config and basic_auth scrapes the series; a wr
   assert.match(t.get('vigil-no-client-cert')!.lastError, /certificate required|bad certificate|tls/i);
   const up = await prom.query('up');
   assert.deepEqual(Object.fromEntries(up.result.map((r) => [r.metric.job, r.value?.[1]])), { 'vigil-tls': '1', 'vigil-wrong-password': '0', 'vigil-no-client-cert': '0' });
-  // The agent counted the refusals Prometheus met.
-  const m = await prom.query('vigil_listener_requests_refused_total{job="vigil-tls",reason="unauthorized"}');
-  assert.ok(Number(m.result[0]?.value?.[1]) >= 1);
+  // The agent counted the refusals Prometheus met (seen by the next good scrape).
+  await waitUntil('the refusals in a scrape', async () => {
+    const m = await prom.query('vigil_listener_requests_refused_total{job="vigil-tls",reason="unauthorized"}');
+    return Number(m.result[0]?.value?.[1]) >= 1;
+  }, { timeoutMs: 10_000, intervalMs: 250 });
 });
