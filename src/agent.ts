@@ -29,6 +29,9 @@ import type { Etcd3 } from 'etcd3';
 import { createEtcdClient, describeEtcd, memberName } from './coordination/etcd-client.js';
 import { createGroups } from './groups/wiring.js';
 import type { Groups } from './groups/groups.js';
+import { Listener } from './server/listener.js';
+import { listenerSettings, type ListenerSettings } from './config/listener.js';
+import type { WebConfig } from './config/web-config.js';
 
 export interface AgentOptions {
   readonly configFile: string;
@@ -38,6 +41,8 @@ export interface AgentOptions {
   readonly version: string;
   /** Overrides agent.listen (tests use port 0). */
   readonly listenOverride?: { host: string; port: number };
+  /** `--web.config.file`, already read: overrides agent.web_config_file. */
+  readonly webConfigOverride?: WebConfig;
 }
 
 /** Called for every probe result after health was updated (remediation hooks in here). */
@@ -52,6 +57,8 @@ export class Agent implements AgentView {
   private readonly singleFlight = new SingleFlight();
   private readonly resultListeners: ResultListener[] = [];
   private readonly app: FastifyInstance;
+  private readonly mainListener: Listener;
+  private adminListener: Listener | undefined;
   private config: VigilConfig;
   private readonly startedAt = Date.now();
   private lastReload: { ok: boolean; at: number; problems: readonly ConfigProblem[] } = { ok: true, at: Date.now(), problems: [] };
@@ -79,7 +86,8 @@ export class Agent implements AgentView {
       },
       onLateness: (ms) => this.metrics.scheduler.lateness.observe(ms / 1000),
     });
-    this.app = buildApp(this);
+    this.mainListener = new Listener(this.mainSettings(opts.config), { name: 'main', logger: opts.logger, metrics: this.metrics.listener, basicAuth: true });
+    this.app = buildApp(this, this.mainListener);
     // The member loops' repairs pass the remediation control plane (pause, dry-run, journal); built just below.
     const control = {
       paused: () => this.remediation.isPaused(),
@@ -133,7 +141,7 @@ export class Agent implements AgentView {
     await this.groups?.apply(this.config.groups);
     this.markReload(true, []);
     const listen = this.opts.listenOverride ?? this.config.agent.listen;
-    const address = await this.app.listen({ host: listen.host, port: listen.port });
+    const address = this.mainListener.url(await this.app.listen({ host: listen.host, port: listen.port }));
     await this.startAdmin();
     return address;
   }
@@ -146,8 +154,9 @@ export class Agent implements AgentView {
     }
     const exposed = cfg.token_file ? tokenFileWarning(cfg.token_file) : undefined;
     if (exposed) this.opts.logger.warn(exposed);
-    this.admin = buildAdminApp(this.remediation, () => this.config.admin?.token, this.opts.logger, this.failover, this.groups);
-    this.adminAddress = await this.admin.listen({ host: cfg.listen.host, port: cfg.listen.port });
+    this.adminListener = new Listener(cfg.listener, { name: 'admin', logger: this.opts.logger, metrics: this.metrics.listener, basicAuth: false });
+    this.admin = buildAdminApp(this.remediation, () => this.config.admin?.token, this.opts.logger, this.failover, this.adminListener, this.groups);
+    this.adminAddress = this.adminListener.url(await this.admin.listen({ host: cfg.listen.host, port: cfg.listen.port }));
     this.remediation.adminAddress = this.adminAddress;
     this.opts.logger.info({ address: this.adminAddress }, 'admin API listening');
   }
@@ -199,12 +208,27 @@ export class Agent implements AgentView {
     else if (next.groups.length > 0) this.opts.logger.warn('groups need `coordination:`, which takes effect after a restart');
     this.config = next;
     this.remediation.apply(next);
+    this.applyListeners(next);
     this.markReload(true, []);
     if (!this.opts.listenOverride && (prevListen.host !== next.agent.listen.host || prevListen.port !== next.agent.listen.port)) {
       this.opts.logger.warn({ listen: `${next.agent.listen.host}:${next.agent.listen.port}` }, 'agent.listen changed: takes effect after a restart');
     }
     this.opts.logger.info({ added, removed }, 'config reloaded');
     return { ok: true, added, removed };
+  }
+
+  /** The main listener's settings: agent.*, with `--web.config.file` in place of agent.web_config_file. */
+  private mainSettings(config: VigilConfig): ListenerSettings {
+    const s = listenerSettings(config.agent);
+    return this.opts.webConfigOverride ? { ...s, webConfig: this.opts.webConfigOverride } : s;
+  }
+
+  private applyListeners(next: VigilConfig): void {
+    const changes: Array<[string, string[]]> = [['agent', this.mainListener.apply(this.mainSettings(next))]];
+    if (this.adminListener && next.admin) changes.push(['admin', this.adminListener.apply(next.admin.listener)]);
+    for (const [key, later] of changes) {
+      for (const what of later) this.opts.logger.warn({ listener: key }, `${key}: ${what}: takes effect after a restart`);
+    }
   }
 
   private markReload(ok: boolean, problems: readonly ConfigProblem[]): void {

@@ -4,11 +4,15 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { Agent } from './agent.js';
 import { formatProblems, loadConfigFile } from './config/load.js';
+import { loadWebConfigFile, type WebConfig } from './config/web-config.js';
 import { packageVersion } from './version.js';
 
 const USAGE = `usage:
-  vigil run [--config FILE]           run the agent (default config /etc/vigil/vigil.yaml)
-  vigil check-config FILE             validate a config; exit 0 when valid, 2 when not
+  vigil run [--config FILE] [--web.config.file WEB]
+                                      run the agent (default config /etc/vigil/vigil.yaml); WEB: TLS and
+                                      basic auth of the main listener (overrides agent.web_config_file)
+  vigil check-config FILE [--web.config.file WEB]
+                                      validate a config (and a web config file); exit 0 when valid, 2 when not
   vigil probe FILE NAME               run one probe once and print its result (exit 0 ok, 1 failed)
   vigil --version
 `;
@@ -25,11 +29,29 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
 }
 
+/** `--web.config.file WEB` read and checked: undefined when not given, a number (the exit code) when bad. */
+function webConfigFlag(web: string | undefined): WebConfig | number | undefined {
+  if (web === undefined) return undefined;
+  const r = loadWebConfigFile(web);
+  if (r.ok) return r.value;
+  process.stderr.write(formatProblems(web, r.problems));
+  return 2;
+}
+
 async function checkConfig(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const file = args[0];
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: { 'web.config.file': { type: 'string' } }, allowPositionals: true, strict: true });
+  } catch (err) {
+    process.stderr.write(`vigil check-config: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const file = parsed.positionals[0];
   if (!file) { process.stderr.write(`vigil check-config: which file?\n${USAGE}`); return 2; }
+  const web = webConfigFlag(parsed.values['web.config.file']);
   const loaded = await loadConfigFile(file, Agent.loadOptions(env));
   if (!loaded.ok) { process.stderr.write(formatProblems(file, loaded.problems)); return 2; }
+  if (typeof web === 'number') return web;
   process.stdout.write(`${file}: valid (${loaded.config.probes.length} probe${loaded.config.probes.length === 1 ? '' : 's'})\n`);
   return 0;
 }
@@ -51,17 +73,21 @@ async function probeOnce(args: string[], env: NodeJS.ProcessEnv): Promise<number
 
 async function run(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   let file: string;
+  let webFile: string | undefined;
   try {
-    const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } }, strict: true });
+    const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' }, 'web.config.file': { type: 'string' } }, strict: true });
     file = values.config ?? '/etc/vigil/vigil.yaml';
+    webFile = values['web.config.file'];
   } catch (err) {
     process.stderr.write(`vigil run: ${(err as Error).message}\n${USAGE}`);
     return 2;
   }
   const loaded = await loadConfigFile(file, Agent.loadOptions(env));
   if (!loaded.ok) { process.stderr.write(formatProblems(file, loaded.problems)); return 2; }
+  const web = webConfigFlag(webFile);
+  if (typeof web === 'number') return web;
   const logger = pino({ level: loaded.config.agent.log_level, base: { app: 'vigil' }, timestamp: pino.stdTimeFunctions.isoTime });
-  const agent = new Agent({ configFile: file, config: loaded.config, env, logger, version: packageVersion() });
+  const agent = new Agent({ configFile: file, config: loaded.config, env, logger, version: packageVersion(), webConfigOverride: web });
   let address: string;
   try {
     address = await agent.start();

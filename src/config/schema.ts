@@ -11,6 +11,7 @@ import { agentRemediationFields, checkRemediations, remediationTopLevel } from '
 import { coordinationSchema } from '../coordination/etcd-client.js';
 import { checkFailover } from '../failover/config.js';
 import { checkGroups, groupsSchema } from '../groups/config.js';
+import { checkListener, listenerFields } from './listener.js';
 
 const NAME_RE = /^[a-z0-9_-]+$/;
 const DEFAULT_INTERVAL_MS = 10_000;
@@ -123,6 +124,7 @@ export function buildConfigSchema(defs: readonly AnyProbeDefinition[], ctx: Sche
       listen: hostPort().default('127.0.0.1:9817'),
       log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
       shutdown_timeout: duration().default('10s'),
+      ...listenerFields({ maxConnections: 64 }, { basicAuth: true, key: 'agent' }),
       ...agentRemediationFields,
     }).strict().default({}),
     probes: z.preprocess((raw, zctx) => { checkUniqueNames(raw, zctx); return raw; }, z.array(probeSchema(defs, ctx)).default([])),
@@ -134,6 +136,7 @@ export function buildConfigSchema(defs: readonly AnyProbeDefinition[], ctx: Sche
     checkRemediations(cfg, zctx);
     checkFailover(cfg, zctx);
     checkGroups(cfg, zctx);
+    checkListener(cfg.agent, 'agent', zctx);
   });
 }
 

@@ -117,5 +117,15 @@ export function createMetrics(registry: Registry, build: { version: string }) {
     lateness: new Histogram({ name: 'vigil_scheduler_lateness_seconds', help: 'How late probe runs start against their planned time (event loop delay seen by the scheduler).', buckets: LATENESS_BUCKETS, registers: r }),
   };
 
-  return { registry, probe, observations, remediation, agent, groups, scheduler };
+  // The HTTP listeners (label listener: main|admin); see docs/listeners.md.
+  const listener = {
+    webConfigOk: new Gauge({ name: 'vigil_web_config_last_reload_successful', help: '1 when the listener\'s web config file last (re)loaded cleanly; 0 while a changed file is refused and the last good one serves.', labelNames: ['listener'], registers: r }),
+    webConfigOkTime: new Gauge({ name: 'vigil_web_config_last_reload_success_timestamp_seconds', help: 'Unix time the listener\'s web config file last loaded cleanly.', labelNames: ['listener'], registers: r }),
+    connections: new Gauge({ name: 'vigil_listener_connections', help: 'Connections open on the listener now (at most its max_connections).', labelNames: ['listener'], registers: r }),
+    dropped: new Counter({ name: 'vigil_listener_connections_dropped_total', help: 'Connections closed at once because the listener already had max_connections open.', labelNames: ['listener'], registers: r }),
+    refused: new Counter({ name: 'vigil_listener_requests_refused_total', help: 'Requests refused before a route ran, by reason (host_not_allowed|unauthorized|auth_busy|rate_limited|cross_site|form_content_type).', labelNames: ['listener', 'reason'], registers: r }),
+    tlsFailures: new Counter({ name: 'vigil_listener_tls_failures_total', help: 'TLS connections that failed: handshake errors and timeouts, and client certificates refused after the handshake.', labelNames: ['listener'], registers: r }),
+  };
+
+  return { registry, probe, observations, remediation, agent, groups, scheduler, listener };
 }

@@ -10,6 +10,7 @@ import { duration, hostPort, positiveDuration } from '../config/fields.js';
 import type { SchemaContext } from '../probes/definition.js';
 import type { AnyActionDefinition } from '../actions/registry.js';
 import { SecretValue } from '../server/admin-token.js';
+import { checkListener, listenerFields, listenerSettings } from '../config/listener.js';
 
 const NAME_RE = /^[a-z0-9_-]+$/;
 /** Shorter tokens are guessable; `openssl rand -hex 32` gives 64 characters. */
@@ -97,15 +98,18 @@ const maintenanceSchema = z.object({
 const adminSchema = z.object({
   listen: hostPort().default('127.0.0.1:9818'),
   token_file: z.string().optional(),
+  ...listenerFields({ maxConnections: 16 }, { basicAuth: false, key: 'admin' }),
 }).strict().transform((a, ctx) => {
-  if (a.token_file === undefined) return { listen: a.listen, token_file: undefined, token: undefined };
+  checkListener(a, '', ctx);
+  const listener = listenerSettings(a);
+  if (a.token_file === undefined) return { listen: a.listen, token_file: undefined, token: undefined, listener };
   let text: string;
   try {
     text = readFileSync(a.token_file, 'utf8').trim();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['token_file'], message: `cannot read ${a.token_file} (${code}); create it, e.g. \`openssl rand -hex 32 > ${a.token_file}\`, readable only by the agent` });
-    return { listen: a.listen, token_file: a.token_file, token: undefined };
+    return { listen: a.listen, token_file: a.token_file, token: undefined, listener };
   }
   if (text.length > 0 && text.length < MIN_ADMIN_TOKEN_LENGTH) {
     ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['token_file'], message: `the token in ${a.token_file} is shorter than ${MIN_ADMIN_TOKEN_LENGTH} characters; write a random one, e.g. \`openssl rand -hex 32 > ${a.token_file}\`` });
@@ -114,7 +118,7 @@ const adminSchema = z.object({
   } else if (/\s/.test(text)) {
     ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['token_file'], message: `the token in ${a.token_file} contains whitespace; a Bearer token cannot, so it would never match: write one without, e.g. \`openssl rand -hex 32 > ${a.token_file}\`` });
   }
-  return { listen: a.listen, token_file: a.token_file, token: new SecretValue(text) };
+  return { listen: a.listen, token_file: a.token_file, token: new SecretValue(text), listener };
 });
 
 function actionSettingsSchema(defs: readonly AnyActionDefinition[], ctx: SchemaContext) {

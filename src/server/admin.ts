@@ -7,6 +7,8 @@ import type { Logger } from 'pino';
 import { bearerToken, type SecretValue } from './admin-token.js';
 import { OPERATOR_HOLDS, type OperatorHold } from '../remediation/types.js';
 import { groupAdminRoutes, type GroupControl } from './admin-groups.js';
+import { guardApp } from './guard.js';
+import type { Listener } from './listener.js';
 
 export interface RemediationControl {
   status(): Record<string, unknown>;
@@ -33,8 +35,9 @@ function noteOf(body: unknown, query: unknown): string | undefined {
   return typeof raw === 'string' && raw.trim() ? raw.trim().slice(0, MAX_NOTE) : undefined;
 }
 
-export function buildAdminApp(control: RemediationControl, token: () => SecretValue | undefined, logger: Logger, clusters?: ClusterControl, groups?: GroupControl): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 4096 });
+export function buildAdminApp(control: RemediationControl, token: () => SecretValue | undefined, logger: Logger, clusters?: ClusterControl, listener?: Listener, groups?: GroupControl): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: 4096, ...listener?.fastifyOptions() });
+  guardApp(app, listener, 'all');
   // An empty POST with a JSON content type is fine here: every body is optional.
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     const text = String(body).trim();

@@ -6,9 +6,12 @@ import { statusRoute } from './routes/status.js';
 import { healthRoutes } from './routes/health.js';
 import { reloadRoute } from './routes/reload.js';
 import { roleRoutes } from './routes/roles.js';
+import { guardApp } from './guard.js';
+import type { Listener } from './listener.js';
 
-export function buildApp(view: AgentView): FastifyInstance {
-  const app = Fastify({ logger: false });
+export function buildApp(view: AgentView, listener?: Listener): FastifyInstance {
+  const app = Fastify({ logger: false, ...listener?.fastifyOptions() });
+  guardApp(app, listener, 'unsafe-methods');
   metricsRoute(app, view);
   statusRoute(app, view);
   healthRoutes(app, view);

@@ -54,7 +54,12 @@ async function startServer(name: string, bin: string, args: string[], dir: strin
   return { pid: child.pid ?? -1, url, port, stop };
 }
 
-export interface ScrapeTarget { job: string; targets: string[]; metricsPath?: string }
+export interface ScrapeTarget {
+  job: string; targets: string[]; metricsPath?: string;
+  /** https, with Prometheus's own tls_config (ca_file, cert_file, key_file, server_name…). */
+  scheme?: 'http' | 'https'; tlsConfig?: Record<string, string | boolean>;
+  basicAuth?: { username: string; password: string };
+}
 export interface PromQueryData { resultType: string; result: Array<{ metric: Record<string, string>; value?: [number, string] }> }
 export interface PrometheusServer extends Proc {
   /** Resolves once `up{job=...} == 1`; the first scrape comes ~5 s after start. */
@@ -84,6 +89,8 @@ export async function startPrometheus(opts: {
     rule_files: ruleFiles,
     scrape_configs: opts.scrape.map((s) => ({
       job_name: s.job, metrics_path: s.metricsPath ?? '/metrics', static_configs: [{ targets: s.targets }],
+      ...(s.scheme ? { scheme: s.scheme } : {}), ...(s.tlsConfig ? { tls_config: s.tlsConfig } : {}),
+      ...(s.basicAuth ? { basic_auth: s.basicAuth } : {}),
     })),
     ...(opts.alertmanager ? { alerting: { alertmanagers: [{ static_configs: [{ targets: [opts.alertmanager] }] }] } } : {}),
   };
