@@ -5,7 +5,9 @@
 //
 // Order matters and is the point of this file:
 //  1. a lost lease steps down, paused or not (the others may already stand);
-//  2. a pause holds everything else (no elections, no hooks);
+//  2. a pause holds everything else the loop decides (no elections, no
+//     step-down for health, switchover or preemption); the agent's own start
+//     and stop still run on_standby (member.ts), as a lost lease does;
 //  3. an active member steps down when it is unhealthy, asked to switch over,
 //     or preempted; a standby stands only when nobody holds the key, nobody
 //     it should defer to could take it, and any takeover delay has passed.
@@ -64,7 +66,7 @@ function decideActive(s: GroupSituation): GroupDecision {
     return { kind: 'step_down', cause: 'holder_changed', detail: `etcd says the active key is held by ${who}, not by this member` };
   }
   const hold = snap?.paused ? `the group is paused by ${snap.paused.by}` : s.hostHold;
-  if (hold) return { kind: 'stay', detail: `${hold}: keeps the role, runs no hooks` };
+  if (hold) return { kind: 'stay', detail: `${hold}: keeps the role, no step-down for health, switchover or preemption` };
   if (s.notEligible) return { kind: 'step_down', cause: 'unhealthy', detail: s.notEligible };
   const sw = snap?.switchover;
   if (sw && sw.from === s.me) {
@@ -99,7 +101,10 @@ function decideStandby(s: GroupSituation): GroupDecision {
     }
     return { kind: 'wait', reason: 'held', detail: `${who ?? 'an unreadable record'} is active (token ${holder.token})` };
   }
-  const sw = snap.switchover;
+  // A switchover whose target is no longer a live, eligible member (its on_active failed, it died) is void:
+  // waiting for it would leave the group without an active member until the request's lease runs out.
+  const asked = snap.switchover;
+  const sw = asked && asked.to !== null && asked.to !== s.me && !eligibleOthers(s).some((m) => m.member === asked.to) ? undefined : asked;
   if (sw?.to === s.me) return { kind: 'stand', cause: 'switchover', detail: `switchover from ${sw.from} to this member asked by ${sw.by}` };
   if (sw && sw.to !== null) return { kind: 'wait', reason: 'switchover_elsewhere', detail: `a switchover hands the role to ${sw.to}` };
   if (sw && sw.from === s.me) return { kind: 'wait', reason: 'switchover_elsewhere', detail: 'this member was asked to hand the role over' };

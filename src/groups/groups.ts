@@ -72,7 +72,7 @@ export class Groups {
     if (!this.members.has(group)) return this.unknown(group);
     const at = new Date(this.deps.now()).toISOString();
     await this.deps.client.put(groupKeys(this.deps.prefix, group).paused).value(JSON.stringify({ by, at, note: note ?? null }));
-    this.deps.logger.warn({ group, by, note }, `group ${group} paused: no elections, no hooks (a lost lease still steps down)`);
+    this.deps.logger.warn({ group, by, note }, `group ${group} paused: no elections, no step-downs for health or switchover (a lost lease, an agent's start and stop still run on_standby)`);
     return { ok: true, body: { group, paused: true, by, at } };
   }
 

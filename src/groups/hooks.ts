@@ -65,7 +65,8 @@ export class HookQueue {
     const ok = !r.spawnError && !r.timedOut && !r.aborted && r.code === 0;
     const detail = `${hook} ${describeEnd(basename(spec.command[0]), r, spec.timeoutMs)} in ${(r.durationMs / 1000).toFixed(1)}s${journalled ? '' : ' (the journal could not be written)'}`;
     this.o.counted(hook, ok);
-    await this.o.journal({ ...j, outcome: ok ? 'done' : 'failed', detail });
+    const tail = ok ? '' : r.output.trim().slice(-500).replace(/\s+/g, ' ');
+    await this.o.journal({ ...j, outcome: ok ? 'done' : 'failed', detail: tail ? `${detail}; output: ${tail}` : detail });
     return { ok, ran: true, detail, output: r.output, durationMs: r.durationMs };
   }
 }

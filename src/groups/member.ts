@@ -60,6 +60,13 @@ export interface GroupMetricSetters {
 
 export interface GroupEvent { readonly at: string; readonly kind: string; readonly ok: boolean; readonly detail: string }
 
+/** A failed hook's last words belong with its failure (log, /status events), not only in the hook's own log. */
+const OUTPUT_TAIL = 500;
+function withOutput(detail: string, output: string): string {
+  const tail = output.trim().slice(-OUTPUT_TAIL).replace(/\s+/g, ' ');
+  return tail ? `${detail}; output: ${tail}` : detail;
+}
+
 function errText(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').slice(0, 200);
 }
@@ -209,7 +216,7 @@ export class GroupMember {
     const out = await this.hooks.run('on_standby', this.settings.onStandby, this.context('startup', ''));
     this.standbyFailed = !out.ok;
     this.deps.metrics.standbyFailed(this.name, !out.ok);
-    if (out.ran) this.note('on_standby', out.ok, `${out.detail} (at startup, before standing: an earlier run may have left the active role's work behind)`);
+    if (out.ran) this.note('on_standby', out.ok, `${out.ok ? out.detail : withOutput(out.detail, out.output)} (at startup, before standing: an earlier run may have left the active role's work behind)`);
     this.setRole('standby');
     this.deps.metrics.transition(this.name, 'standby', 'startup');
   }
@@ -241,8 +248,11 @@ export class GroupMember {
     }
     if (!out.ok) {
       this.backoffUntil = this.deps.now() + this.settings.retryAfterFailureMs;
-      this.note('on_active', false, out.detail);
+      this.note('on_active', false, withOutput(out.detail, out.output));
       await this.stepDown('on_active_failed', out.detail);
+      // A switchover that named this member is spent: the others must not wait for it.
+      const sw = this.latestSnapshot()?.switchover;
+      if (sw?.to === this.deps.member) await this.dropSwitchover(sw.modRevision, undefined);
       return;
     }
     this.setRole('active');
@@ -273,7 +283,7 @@ export class GroupMember {
     const out = await this.hooks.run('on_standby', this.settings.onStandby, this.context(cause, token, this.deps.member));
     this.standbyFailed = !out.ok;
     this.deps.metrics.standbyFailed(this.name, !out.ok);
-    if (out.ran) this.note('on_standby', out.ok, out.detail);
+    if (out.ran) this.note('on_standby', out.ok, out.ok ? out.detail : withOutput(out.detail, out.output));
     // Hand the key back only once on_standby is done; a clean hand-over spares the others takeover_delay.
     if (lease?.held()) {
       await this.deps.client.put(this.keys.released).value(JSON.stringify({ member: this.deps.member, token, at: new Date(this.deps.now()).toISOString(), cause }))

@@ -2,7 +2,7 @@
 //   active          the active member's key, bound to its lease; the key's
 //                   create revision is the term's fencing token
 //   members/<name>  each member's record (health, priority, role), bound to its lease
-//   paused          present while an operator paused the group (no elections, no hooks)
+//   paused          present while an operator paused the group (no elections, no step-downs for health)
 //   switchover      an operator's request to move the role (bound to a short lease)
 //   released        the last clean hand-over (member, token): no takeover_delay after it
 import { z } from 'zod';

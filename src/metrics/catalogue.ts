@@ -108,7 +108,7 @@ export function createMetrics(registry: Registry, build: { version: string }) {
     token: new Gauge({ name: 'vigil_group_fencing_token', help: 'Fencing token (etcd revision) of the group\'s current active term as this member last saw it; 0 when nobody is active.', labelNames: ['group'], registers: r }),
     renewalAge: new Gauge({ name: 'vigil_group_lease_renewal_age_seconds', help: 'Seconds since this member last renewed its active lease (sent time of the last successful renewal); NaN while it does not hold it.', labelNames: ['group'], registers: r }),
     eligible: new Gauge({ name: 'vigil_group_eligible', help: '1 while this member may stand for the role (healthy_when probes not critical, priority above 0, not backing off after a failed on_active).', labelNames: ['group'], registers: r }),
-    paused: new Gauge({ name: 'vigil_group_paused', help: '1 while the group is paused in etcd (no elections, no hooks) as this member last saw it.', labelNames: ['group'], registers: r }),
+    paused: new Gauge({ name: 'vigil_group_paused', help: '1 while the group is paused in etcd (no elections, no step-downs for health or switchover) as this member last saw it.', labelNames: ['group'], registers: r }),
     hookRuns: new Counter({ name: 'vigil_group_hook_runs_total', help: 'Group hook runs by hook (on_active|on_standby) and outcome (succeeded|failed).', labelNames: ['group', 'hook', 'outcome'], registers: r }),
     standbyFailed: new Gauge({ name: 'vigil_group_standby_hook_failed', help: '1 while this member\'s last on_standby failed (what the active role started may still run here).', labelNames: ['group'], registers: r }),
   };

@@ -57,6 +57,8 @@ test('a switchover: the named target stands at once; the others, the old active 
   const sw = (to: string | null) => snap({ switchover: { from: 'a', to, by: 'op', at: '', modRevision: '9' } });
   assert.deepEqual(pick(decide(sit({ me: 'c', instance: 'i-c', priority: 80, snapshot: sw('c') }))), ['stand', 'switchover']);
   assert.deepEqual(pick(decide(sit({ me: 'b', snapshot: sw('c') }))), ['wait', 'switchover_elsewhere']);
+  const cGone = snap({ members: [rec('a', 100), rec('b', 90), rec('c', 80, false)], switchover: { from: 'a', to: 'c', by: 'op', at: '', modRevision: '9' } });
+  assert.deepEqual(pick(decide(sit({ me: 'a', instance: 'i-a', priority: 100, snapshot: cGone }))), ['stand', 'elected'], 'a switchover to a member no longer eligible is void');
   assert.deepEqual(pick(decide(sit({ me: 'a', instance: 'i-a', priority: 100, snapshot: sw(null) }))), ['wait', 'switchover_elsewhere']);
   // To anyone: the others elect as usual, with `a` (the old active) out of the running.
   const anyone = snap({ members: [rec('a', 100), rec('b', 90)], switchover: { from: 'a', to: null, by: 'op', at: '', modRevision: '9' } });
