@@ -252,6 +252,19 @@ describe('examples/groups/vigil-group-systemd.yaml on a real systemd user manage
     assert.doesNotMatch(unitText, /^\[Install\]/m, 'the unit cannot be enabled');
   });
 
+  test('the script alone: start is judged by the unit being active, stop by nothing of it running; usage errors exit 2', async () => {
+    const script = join(HOOKS, 'systemd-unit.sh');
+    const env = { ...process.env, ...um.env, SYSTEMCTL: 'systemctl --user', VIGIL_GROUP: 'app', VIGIL_MEMBER: 'direct', VIGIL_FENCING_TOKEN: '7', VIGIL_CAUSE: 'test' };
+    const gone = await run('sh', [script, 'stop', 'nosuch.service'], env);
+    assert.equal(gone.code, 0, gone.stderr);
+    assert.match(gone.stderr, /stop nosuch\.service: done \(inactive; systemctl stop said: .*not loaded.*\) token=7 cause=test/);
+    const bad = await run('sh', [script, 'start', 'nosuch.service'], env);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /start nosuch\.service: FAILED: inactive after systemctl start \(exit \d+\): .*not found/);
+    assert.equal((await run('sh', [script, 'restart', unit('m1')], env)).code, 2);
+    assert.equal((await run('sh', [script, 'stop'], env)).code, 2);
+  });
+
   test('m1 stands and starts its unit; m2 stops its (already stopped) unit at startup and is a ready standby with its app probe critical', async () => {
     await start('m1');
     await waitUntil('m1 active', () => isActive('m1'), { timeoutMs: 15_000 });
