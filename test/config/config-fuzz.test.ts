@@ -25,7 +25,7 @@ after(() => setup?.cleanup());
 test('every shipped example is valid before it is mutated', async () => {
   assert.ok(setup.examples.length >= 5, setup.examples.map((e) => e.name).join(', '));
   for (const e of setup.examples) {
-    const file = join(setup.dir, `unmutated-${e.name}`);
+    const file = join(setup.dir, `unmutated-${e.name.replaceAll('/', '-')}`);
     writeFileSync(file, e.text);
     const v = await checkConfigInProcess(file, process.env);
     assert.equal(v.code, 0, `${e.name}: ${v.output}`);

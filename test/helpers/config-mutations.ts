@@ -46,8 +46,20 @@ export interface FuzzSetup {
   cleanup(): void;
 }
 
+/** examples/*.yaml and examples/<dir>/*.yaml (e.g. groups/vigil-group-systemd.yaml), as paths relative to examples/. */
+export function exampleConfigNames(): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(EXAMPLES_DIR, { withFileTypes: true })) {
+    if (e.isFile() && e.name.endsWith('.yaml')) out.push(e.name);
+    if (e.isDirectory()) {
+      for (const n of readdirSync(join(EXAMPLES_DIR, e.name))) if (n.endsWith('.yaml')) out.push(`${e.name}/${n}`);
+    }
+  }
+  return out.sort();
+}
+
 /**
- * Every examples/*.yaml, with each /etc/vigil/NAME it references pointed at a
+ * Every example config (exampleConfigNames()), with each /etc/vigil/NAME it references pointed at a
  * file of that name in a temp dir (a random secret, or for *.pem a real
  * certificate or key made by openssl), as test/failover/config.test.ts and
  * test/remediation/examples.test.ts do: unmutated, every example is valid.
@@ -56,7 +68,7 @@ export function setUpExamples(): FuzzSetup {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-config-fuzz-'));
   const cert = makeSelfSignedCert({ cn: 'vigil-fuzz' });
   try {
-    const names = readdirSync(EXAMPLES_DIR).filter((n) => n.endsWith('.yaml')).sort();
+    const names = exampleConfigNames();
     const files = new Set<string>();
     const examples = names.map((name) => {
       const text = readFileSync(join(EXAMPLES_DIR, name), 'utf8').replace(/\/etc\/vigil\/([A-Za-z0-9._-]+)/g, (_all, file: string) => {
