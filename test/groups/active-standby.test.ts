@@ -243,4 +243,8 @@ test('the whole run: two members were never active at once, but for the frozen a
   const outside = overlaps(ivs).filter((w) => !freezeWindow || w.start < freezeWindow[0] || w.end > freezeWindow[1]);
   assert.deepEqual(outside, [], describeIntervals(ivs));
   assert.deepEqual(marks.filter((m) => m.phase === 'fail' || m.phase === 'killed'), [], 'no hook failed or was killed');
+  for (const m of MEMBERS) {
+    const first = marks.find((x) => x.member === m);
+    assert.equal(first && `${first.role} ${first.phase} ${first.cause}`, 'standby start startup', `${m} ran on_standby (startup) before anything else`);
+  }
 });

@@ -1,37 +1,47 @@
-// Requests through the group lab's HAProxy, one after another on fresh
-// connections, for as long as a takeover runs: which member's app answered
-// each, and when. What a client in front of the load balancer saw, for the
-// test's "HAProxy sends traffic to the new active member" and the
-// benchmark's through-HAProxy downtime.
+// Requests through the group lab's HAProxy, a new one on a fresh connection
+// every ~25 ms (not waiting for the ones in flight), for as long as a
+// takeover runs: which member's app answered each, and when. What clients in
+// front of the load balancer saw, for the test's "HAProxy sends traffic to
+// the new active member" and the benchmark's through-HAProxy downtime.
+// Not one after another: a request HAProxy holds for a dead server (its
+// connect retries wait ~1 s) would hide when it started to route elsewhere.
 import { sleep } from '../helpers/wait.js';
 import type { GroupLab, Through } from './group-lab.js';
 
 export interface Sample { readonly sentAt: number; readonly at: number; readonly r: Through }
 
+/** At most this many requests in flight (each gives up after 2 s): a stalled HAProxy does not pile up sockets. */
+const MAX_IN_FLIGHT = 100;
+
 export class ThroughWatch {
+  /** In the order they were answered. */
   readonly samples: Sample[] = [];
   private stopped = false;
+  private readonly inFlight = new Set<Promise<void>>();
   private readonly loop: Promise<void>;
 
   private constructor(private readonly lab: GroupLab, private readonly everyMs: number) {
     this.loop = this.run();
   }
 
-  /** Starts at once; each request waits at most 1 s (a cut server's connect times out inside HAProxy first). */
   static start(lab: GroupLab, everyMs = 25): ThroughWatch { return new ThroughWatch(lab, everyMs); }
 
   private async run(): Promise<void> {
     while (!this.stopped) {
-      const sentAt = Date.now();
-      const r = await this.lab.through(1000);
-      this.samples.push({ sentAt, at: Date.now(), r });
+      if (this.inFlight.size < MAX_IN_FLIGHT) {
+        const sentAt = Date.now();
+        const p: Promise<void> = this.lab.through(2000).then((r) => { this.samples.push({ sentAt, at: Date.now(), r }); })
+          .finally(() => { this.inFlight.delete(p); });
+        this.inFlight.add(p);
+      }
       await sleep(this.everyMs);
     }
   }
 
-  /** The first request sent at or after `t` that `member`'s app answered. */
+  /** The earliest-sent request sent at or after `t` that `member`'s app answered. */
   firstServedBy(member: string, t: number): Sample | undefined {
-    return this.samples.find((s) => s.sentAt >= t && s.r.ok && s.r.member === member);
+    return this.samples.filter((s) => s.sentAt >= t && s.r.ok && s.r.member === member)
+      .reduce<Sample | undefined>((a, s) => (a && a.sentAt <= s.sentAt ? a : s), undefined);
   }
 
   /** Requests sent in [from, to) that no app answered. */
@@ -44,8 +54,10 @@ export class ThroughWatch {
     return this.samples.filter((s) => s.sentAt >= t && s.r.ok && s.r.member !== member);
   }
 
+  /** Stops sending; resolves once every request in flight has been answered or given up. */
   async stop(): Promise<void> {
     this.stopped = true;
     await this.loop;
+    await Promise.all([...this.inFlight]);
   }
 }
