@@ -116,6 +116,7 @@ async function takeover(lab: GroupLab, kind: Takeover['kind'], old: Member, watc
     (m) => m.at >= t0 && m.member !== old && m.role === 'active' && m.phase === 'end');
   const next = nextDone.member as Member;
   const served = await poll(`a request through HAProxy answered by ${next}`, 20_000, async () => watch.firstServedBy(next, t0));
+  await watch.answeredBefore(served.sentAt);
   const now = Date.now();
   const marks = (await lab.marks()).filter((m) => m.at >= t0);
   const nextStart = [...marks].reverse().find((m) => m.member === next && m.role === 'active' && m.phase === 'start' && m.line < nextDone.line);

@@ -17,7 +17,8 @@ export class ThroughWatch {
   /** In the order they were answered. */
   readonly samples: Sample[] = [];
   private stopped = false;
-  private readonly inFlight = new Set<Promise<void>>();
+  /** Requests in flight, with when each was sent. */
+  private readonly inFlight = new Map<Promise<void>, number>();
   private readonly loop: Promise<void>;
 
   private constructor(private readonly lab: GroupLab, private readonly everyMs: number) {
@@ -32,7 +33,7 @@ export class ThroughWatch {
         const sentAt = Date.now();
         const p: Promise<void> = this.lab.through(2000).then((r) => { this.samples.push({ sentAt, at: Date.now(), r }); })
           .finally(() => { this.inFlight.delete(p); });
-        this.inFlight.add(p);
+        this.inFlight.set(p, sentAt);
       }
       await sleep(this.everyMs);
     }
@@ -44,7 +45,16 @@ export class ThroughWatch {
       .reduce<Sample | undefined>((a, s) => (a && a.sentAt <= s.sentAt ? a : s), undefined);
   }
 
-  /** Requests sent in [from, to) that no app answered. */
+  /** Resolves once every request sent before `t` has been answered or given up (each gives up after 2 s). */
+  async answeredBefore(t: number): Promise<void> {
+    for (;;) {
+      const pending = [...this.inFlight].filter(([, sentAt]) => sentAt < t).map(([p]) => p);
+      if (pending.length === 0) return;
+      await Promise.all(pending);
+    }
+  }
+
+  /** Requests sent in [from, to) that no app answered (complete once answeredBefore(to) resolved). */
   failedBetween(from: number, to: number): Sample[] {
     return this.samples.filter((s) => s.sentAt >= from && s.sentAt < to && !s.r.ok);
   }
@@ -58,6 +68,6 @@ export class ThroughWatch {
   async stop(): Promise<void> {
     this.stopped = true;
     await this.loop;
-    await Promise.all([...this.inFlight]);
+    await Promise.all([...this.inFlight.keys()]);
   }
 }
