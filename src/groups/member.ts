@@ -154,7 +154,7 @@ export class GroupMember {
     this.deps.metrics.eligible(this.name, why === undefined);
     const age = this.lease?.renewedAgoMs();
     this.deps.metrics.renewalAge(this.name, age === undefined ? NaN : age / 1000);
-    if (snap) await this.publish(why);
+    if (snap) await this.publish(why, snap);
     if (this.stopped || this.transitioning || (this.role !== 'standby' && this.role !== 'active')) return;
     const d = decide({
       me: this.deps.member, instance: this.deps.instance, role: this.role, holds: this.role === 'active' && this.lease?.held() === true,
@@ -194,13 +194,19 @@ export class GroupMember {
     return undefined;
   }
 
-  private async publish(why: string | undefined): Promise<void> {
+  /**
+   * Writes this member's record when it changed, or when the snapshot no
+   * longer holds it: its lease was lost (etcd unreachable for longer than
+   * the record's TTL) and etcd expired it, though nothing in it changed.
+   */
+  private async publish(why: string | undefined, snap: GroupSnapshot): Promise<void> {
     const rec: Omit<MemberRecord, 'published_at'> = {
       member: this.deps.member, instance: this.deps.instance, priority: this.settings.priority, eligible: why === undefined,
       why_not: why ?? null, role: this.role, advertise: this.settings.advertise ?? null,
     };
     const text = JSON.stringify(rec);
-    if (text === this.published) return;
+    const listed = snap.members.some((m) => m.member === this.deps.member && m.instance === this.deps.instance);
+    if (text === this.published && listed) return;
     const res = await this.recordKey.publish({ ...rec, published_at: new Date(this.deps.now()).toISOString() });
     this.published = res.ok ? text : undefined;
   }

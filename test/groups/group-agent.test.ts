@@ -1,16 +1,16 @@
-// The group-lab agent YAML (group-agent.ts) before the agent can run it:
-// everything outside `groups:` must already be a valid vigil config today (so
-// in phase 2 only the new key can be wrong), and the `groups:` entry must say
+// The group-lab agent YAML (group-agent.ts): the whole of it is a valid vigil
+// config (groups: included, its timing rule met), and the `groups:` entry says
 // what the lab's tests assume (priorities, timing, both hooks on mark-hook.sh).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
 import { Agent } from '../../src/agent.js';
 import { parseConfigText } from '../../src/config/load.js';
-import { groupAgentYaml, type GroupAgentSite } from './group-agent.js';
+import { HOOK_KILL_GRACE_MS } from '../../src/groups/settings.js';
+import { groupAgentYaml, LAB_TIMING, type GroupAgentSite } from './group-agent.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vigil-group-agent-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -23,13 +23,17 @@ const site: GroupAgentSite = {
   hookScript: '/repo/test/groups/mark-hook.sh', marksFile: join(dir, 'marks'),
 };
 
-test('everything but groups: is a valid config for the agent as it is now', () => {
-  const doc = parse(groupAgentYaml(site, { priority: 90 })) as Record<string, unknown>;
-  delete doc.groups;
-  const r = parseConfigText(stringify(doc), Agent.loadOptions({}));
+test('the whole YAML, groups: included, is a valid config for the agent', () => {
+  const r = parseConfigText(groupAgentYaml(site, { priority: 90 }), Agent.loadOptions({}));
   assert.ok(r.ok, r.ok ? '' : JSON.stringify(r.problems, null, 2));
   assert.deepEqual(r.config.agent.listen, { host: '10.213.7.11', port: 9817 });
   assert.equal(r.config.coordination?.member_name, 'g2');
+  const [g] = r.config.groups;
+  assert.equal(g.name, 'web');
+  assert.deepEqual(g.lease, {
+    ttlMs: LAB_TIMING.leaseTtlMs, renewIntervalMs: LAB_TIMING.renewIntervalMs, renewDeadlineMs: LAB_TIMING.renewDeadlineMs,
+    fenceWithinMs: LAB_TIMING.onStandbyTimeoutMs + HOOK_KILL_GRACE_MS, takeoverDelayMs: LAB_TIMING.takeoverDelayMs,
+  });
 });
 
 test('the web group: defaults the lab tests assume, hooks on mark-hook.sh with the marks file', () => {

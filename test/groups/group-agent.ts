@@ -8,6 +8,16 @@
 // Timing (the loopback failover lab's scale, so a takeover test takes seconds):
 // group lease 4 s renewed every 500 ms and given up 1.5 s after the last
 // successful renewal; probes and the group's own check every 250 ms.
+/** The lab's timing in ms (the YAML below writes these unless a test overrides them). */
+export const LAB_TIMING = {
+  probeIntervalMs: 250, failuresBeforeCritical: 2,
+  leaseTtlMs: 4000, renewIntervalMs: 500, renewDeadlineMs: 1500, takeoverDelayMs: 0, checkIntervalMs: 250,
+  onActiveTimeoutMs: 5000, onStandbyTimeoutMs: 1500,
+} as const;
+
+/** 4000 → "4s", 1500 → "1500ms" (the YAML's duration syntax). */
+export function dur(ms: number): string { return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`; }
+
 export interface GroupAgentSite {
   readonly name: string;
   /** The member host's address: the agent, its admin API and its app listen there. */
@@ -43,6 +53,7 @@ export interface GroupAgentOptions {
 
 export function groupAgentYaml(s: GroupAgentSite, o: GroupAgentOptions & { priority: number }): string {
   const q = JSON.stringify;
+  const t = LAB_TIMING;
   const hook = [`sh`, s.hookScript, s.marksFile, ...(o.hookSleepMs ? [String(o.hookSleepMs)] : [])];
   return `agent:
   listen: ${s.addr}:${s.agentPort}
@@ -52,7 +63,7 @@ admin:
   listen: ${s.addr}:${s.adminPort}
   token_file: ${s.tokenFile}
 probes:
-  - { name: api, type: http, url: "http://${s.addr}:${s.appPort}/health", interval: 250ms, timeout: 200ms, failures_before_critical: 2 }
+  - { name: api, type: http, url: "http://${s.addr}:${s.appPort}/health", interval: ${dur(t.probeIntervalMs)}, timeout: 200ms, failures_before_critical: ${t.failuresBeforeCritical} }
 coordination:
   etcd: { endpoints: ${q(s.etcdEndpoints)}, prefix: ${q(s.prefix)}, request_timeout: 1s }
   member_name: ${s.name}
@@ -62,12 +73,12 @@ groups:
     healthy_when: [api]
     priority: ${o.priority}
     preempt: ${o.preempt ?? false}
-    lease_ttl: ${o.leaseTtl ?? '4s'}
-    renew_interval: ${o.renewInterval ?? '500ms'}
-    renew_deadline: ${o.renewDeadline ?? '1500ms'}
-    takeover_delay: ${o.takeoverDelay ?? '0s'}
-    check_interval: ${o.checkInterval ?? '250ms'}
-    on_active:  { command: ${q(hook)}, timeout: ${o.onActiveTimeout ?? '5s'} }
-    on_standby: { command: ${q(hook)}, timeout: ${o.onStandbyTimeout ?? '1500ms'} }
+    lease_ttl: ${o.leaseTtl ?? dur(t.leaseTtlMs)}
+    renew_interval: ${o.renewInterval ?? dur(t.renewIntervalMs)}
+    renew_deadline: ${o.renewDeadline ?? dur(t.renewDeadlineMs)}
+    takeover_delay: ${o.takeoverDelay ?? dur(t.takeoverDelayMs)}
+    check_interval: ${o.checkInterval ?? dur(t.checkIntervalMs)}
+    on_active:  { command: ${q(hook)}, timeout: ${o.onActiveTimeout ?? dur(t.onActiveTimeoutMs)} }
+    on_standby: { command: ${q(hook)}, timeout: ${o.onStandbyTimeout ?? dur(t.onStandbyTimeoutMs)} }
 ${o.extra ?? ''}`;
 }

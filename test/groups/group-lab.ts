@@ -1,9 +1,9 @@
 // The group lab: real components for vigil's active/standby groups (issue #12)
 // and the takeover benchmark. Six hosts, each its own network namespace on one
 // bridge (test/harness/netns.ts):
-//   g1, g2, g3  members: an app each (group-app.mjs on <addr>:8080) and, in
-//               phase 2, a vigil agent each (<addr>:9817, admin :9818) running
-//               the `web` group (group-agent.ts);
+//   g1, g2, g3  members: an app each (group-app.mjs on <addr>:8080) and a
+//               vigil agent each (<addr>:9817, admin :9818) running the `web`
+//               group (group-agent.ts), started by startAgent(s);
 //   e1, e2, e3  a 3-node etcd, on hosts of its own so that cutting a member
 //               leaves quorum intact, and a test can take quorum away by
 //               cutting or killing two of them (stopEtcdQuorum).
@@ -15,8 +15,8 @@
 // shared marks file (all namespaces share the filesystem and the clock);
 // `marks()`/`intervals()` read it (marks.ts).
 //
-// Phase 1 (now) runs everything but the agents; the agent part below is
-// marked PHASE 2 and can run once the agent accepts `groups:`.
+// start() runs everything but the agents (group-lab.harness.test.ts proves
+// that part with a stand-in role endpoint); the tests start the agents.
 import { type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
@@ -91,7 +91,7 @@ export class GroupLab {
     process.on('exit', this.onExit);
   }
 
-  /** Namespaces, etcd, the three apps and HAProxy; no agents (phase 2: startAgents()). */
+  /** Namespaces, etcd, the three apps and HAProxy; no agents (startAgents() starts those). */
   static async start(): Promise<GroupLab> {
     const net = await startNetLab({ hosts: [...MEMBERS, ...ETCD_HOSTS] });
     const lab = new GroupLab(net, await mkdtemp(join(tmpdir(), 'vigil-group-lab-')));
@@ -155,9 +155,7 @@ export class GroupLab {
 
   appPid(m: Member): number | undefined { return this.appRunning(m) ? this.apps.get(m)?.pid : undefined; }
 
-  // ---- PHASE 2: the agents -------------------------------------------------
-  // Needs the agent with issue #12's `groups:` (the current config schema
-  // rejects that key, and start() then fails at once with the agent's log).
+  // ---- the agents ------------------------------------------------------------
 
   /** `m`'s agent YAML (group-agent.ts), priority PRIORITY[m] unless overridden. */
   agentConfig(m: Member, o: GroupAgentOptions = {}): string {
@@ -207,6 +205,11 @@ export class GroupLab {
    */
   async role(m: Member): Promise<number | 'unreachable'> {
     return get(`http://${this.addr(m)}:${AGENT_PORT}/role/${GROUP}`, 1000).then((r) => r.status, () => 'unreachable');
+  }
+
+  /** `m`'s GET /role/web/standby (200: an eligible standby), or 'unreachable' after 1 s. */
+  async standbyRole(m: Member): Promise<number | 'unreachable'> {
+    return get(`http://${this.addr(m)}:${AGENT_PORT}/role/${GROUP}/standby`, 1000).then((r) => r.status, () => 'unreachable');
   }
 
   /** `m`'s /role/web asked from INSIDE its namespace: still answers while `m` is cut (what its own host sees). */

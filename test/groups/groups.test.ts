@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Etcd3 } from 'etcd3';
 import { startEtcd, type EtcdCluster } from '../harness/etcd.js';
 import { fetchText, startAgent, type RunningAgent } from '../helpers/agent.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -267,6 +268,23 @@ test('reload: a new priority applies in place; a group removed from the config s
   s.writeConfig(yaml(standby));
   assert.equal((await s.post('/-/reload')).status, 200);
   assert.equal(overlapMs(readMarks()), 0);
+});
+
+test('a member record etcd dropped while nothing in it changed is written again (as after its lease was lost)', async () => {
+  // A standby whose health and role stay the same: etcd expiring its record (etcd unreachable for longer than
+  // twice coordination.lease_ttl) is what a delete does here. It must be back, or the group forgets the member.
+  await waitUntil('g1 an eligible standby', async () => (await agents.get('g1')!.get('/role/web/standby')).status === 200, { timeoutMs: 10_000 });
+  await new Promise((r) => setTimeout(r, 1000)); // its record written for that state, which then stays the same
+  const client = new Etcd3({ hosts: etcd.endpoints });
+  try {
+    const key = '/groups-test/groups/web/members/g1';
+    assert.ok(await client.get(key).string(), 'g1 has a record');
+    await client.delete().key(key);
+    const back = await waitUntil('g1\'s record written again', async () => (await client.get(key).string()) ?? undefined, { timeoutMs: 5000 });
+    assert.equal(JSON.parse(back).member, 'g1');
+  } finally {
+    client.close();
+  }
 });
 
 test('stopping the active agent hands over at once (on_standby, key released), without waiting for the lease', async () => {

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  activeAt, activeIntervals, firstMarkAfter, lastActiveDone, lastStandbyDone, overlapMs, overlaps, parseMarks, type Interval,
+  activeAt, activeIntervals, firstMarkAfter, lastActiveDone, lastStandbyDone, overlapMs, overlaps, overlapWithin, parseMarks, type Interval,
 } from './marks.js';
 
 const T = 1_700_000_000_000; // a 13-digit epoch ms
@@ -80,4 +80,13 @@ test('activeAt, lastActiveDone, lastStandbyDone, firstMarkAfter', () => {
   assert.equal(lastStandbyDone(marks, 'g1'), T + 530);
   assert.equal(firstMarkAfter(marks, T + 550, { role: 'active', phase: 'end' })?.member, 'g2');
   assert.equal(firstMarkAfter(marks, T + 640, { role: 'active' }), undefined, 'after is exclusive');
+});
+
+test('overlapWithin: only the part of each overlap inside [from, to)', () => {
+  const ivs = [iv('g1', 0, 100), iv('g2', 50, 200), iv('g3', 150, 300)];
+  assert.equal(overlapMs(ivs), 100); // 50..100 and 150..200
+  assert.equal(overlapWithin(ivs, T, T + 1000), 100);
+  assert.equal(overlapWithin(ivs, T + 75, T + 160), 35); // 75..100 and 150..160
+  assert.equal(overlapWithin(ivs, T + 100, T + 150), 0);
+  assert.equal(overlapWithin(ivs, T + 400, T + 500), 0);
 });

@@ -112,6 +112,12 @@ export function overlapMs(intervals: readonly Interval[]): number {
   return overlaps(intervals).reduce((sum, w) => sum + (w.end - w.start), 0);
 }
 
+/** Total ms within [from, to) during which two or more members were active at once (one run of a benchmark or test). */
+export function overlapWithin(intervals: readonly Interval[], from: number, to: number): number {
+  const clipped = intervals.map((iv) => ({ ...iv, start: Math.max(iv.start, from), end: Math.min(iv.end, to) })).filter((iv) => iv.end > iv.start);
+  return overlapMs(clipped);
+}
+
 /** The members active at time `t` (start <= t < end). */
 export function activeAt(intervals: readonly Interval[], t: number): string[] {
   return intervals.filter((iv) => iv.start <= t && t < iv.end).map((iv) => iv.member).sort();
