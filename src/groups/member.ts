@@ -156,6 +156,7 @@ export class GroupMember {
     this.deps.metrics.renewalAge(this.name, age === undefined ? NaN : age / 1000);
     if (snap) await this.publish(why, snap);
     if (this.stopped || this.transitioning || (this.role !== 'standby' && this.role !== 'active')) return;
+    if (snap && this.role === 'standby' && await this.dropOwnLeftover(snap)) return;
     const d = decide({
       me: this.deps.member, instance: this.deps.instance, role: this.role, holds: this.role === 'active' && this.lease?.held() === true,
       priority: this.settings.priority, preempt: this.settings.preempt, notEligible: why, hostHold: this.deps.hostHold(),
@@ -301,6 +302,24 @@ export class GroupMember {
     this.setRole('standby');
     this.deps.metrics.transition(this.name, 'standby', cause);
     this.deps.metrics.renewalAge(this.name, NaN);
+  }
+
+  /**
+   * This process's own active key, still in etcd although this member stood
+   * down (its on_standby has run): the revoke failed while etcd was away.
+   * Deleting it now, rather than waiting out its lease, gives the group an
+   * active member a TTL sooner once etcd is back.
+   */
+  private async dropOwnLeftover(snap: GroupSnapshot): Promise<boolean> {
+    const a = snap.active;
+    if (!a?.record || a.record.member !== this.deps.member || a.record.instance !== this.deps.instance) return false;
+    try {
+      const res = await this.deps.client.if(this.keys.active, 'Mod', '==', a.modRevision).then(this.deps.client.delete().key(this.keys.active)).commit();
+      if (res.succeeded) this.note('leftover_key', true, `removed this member's own active key (token ${a.token}) left behind when etcd could not be told at step-down`);
+    } catch {
+      // etcd away again: the lease still ends it.
+    }
+    return true;
   }
 
   private async dropSwitchover(modRevision: string, why: string | undefined): Promise<void> {

@@ -273,15 +273,17 @@ test('reload: a new priority applies in place; a group removed from the config s
 test('a member record etcd dropped while nothing in it changed is written again (as after its lease was lost)', async () => {
   // A standby whose health and role stay the same: etcd expiring its record (etcd unreachable for longer than
   // twice coordination.lease_ttl) is what a delete does here. It must be back, or the group forgets the member.
-  await waitUntil('g1 an eligible standby', async () => (await agents.get('g1')!.get('/role/web/standby')).status === 200, { timeoutMs: 10_000 });
+  const active = await waitUntil('an active member', () => activeMember(), { timeoutMs: 10_000 });
+  const m = MEMBERS.find((x) => x !== active && agents.has(x))!;
+  await waitUntil(`${m} an eligible standby`, async () => (await agents.get(m)!.get('/role/web/standby')).status === 200, { timeoutMs: 10_000 });
   await new Promise((r) => setTimeout(r, 1000)); // its record written for that state, which then stays the same
   const client = new Etcd3({ hosts: etcd.endpoints });
   try {
-    const key = '/groups-test/groups/web/members/g1';
-    assert.ok(await client.get(key).string(), 'g1 has a record');
+    const key = `/groups-test/groups/web/members/${m}`;
+    assert.ok(await client.get(key).string(), `${m} has a record`);
     await client.delete().key(key);
-    const back = await waitUntil('g1\'s record written again', async () => (await client.get(key).string()) ?? undefined, { timeoutMs: 5000 });
-    assert.equal(JSON.parse(back).member, 'g1');
+    const back = await waitUntil(`${m}'s record written again`, async () => (await client.get(key).string()) ?? undefined, { timeoutMs: 5000 });
+    assert.equal(JSON.parse(back).member, m);
   } finally {
     client.close();
   }
