@@ -77,7 +77,7 @@ export async function act(host: ActHost, rule: LiveRule, decision: Decision, tri
       return { decision: blocked };
     }
     hold = f.hold;
-    if (!hold) host.logger.warn({ rule: name, fleet: spec.fleet.name }, `remediation ${name}: ${f.detail}`);
+    if (!hold && !host.dryRun) host.logger.warn({ rule: name, fleet: spec.fleet.name }, `remediation ${name}: ${f.detail}`);
   }
   const ctx: ActionContext = {
     rule: name, probe: trig.probe, reason: trig.reason, message: trig.message, dryRun: host.dryRun, forced: trig.forced,
