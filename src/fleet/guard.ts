@@ -72,6 +72,7 @@ export async function acquireSlot(m: FleetMember, req: FleetRequest): Promise<Fl
     return { ok: false, reason: 'fleet_busy', detail: busy && busy.kind !== 'free' ? busy.detail : `fleet ${f.name}: another member took the free slot at the same moment` };
   }
   const hold = m.hold(req.rule, taken.slot);
+  void m.refresh(); // the gauges and /status show the slot now, not at the next refresh
   if (!settle) return { ok: true, hold, detail: `took ${hold.detail}` };
 
   m.settling.set(req.rule, { since: m.now(), until: m.now() + f.settleMs });
