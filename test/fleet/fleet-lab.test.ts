@@ -39,13 +39,6 @@ async function actions(ruleName: string): Promise<Interval[]> {
   return intervals(await lab.marks()).filter((x) => x.rule === ruleName);
 }
 
-/** Every member's probe passing again, then every agent on the given rule. */
-async function nextScenario(r: (a: LabAgent) => string): Promise<void> {
-  lab.failing.clear();
-  await Promise.all(agents.map((a) => waitUntil(`${a.name}: api passing`, async () => (await a.status()).probes.api.state === 'passing', { timeoutMs: 10_000 })));
-  await Promise.all(agents.filter((a) => a.running()).map((a) => a.reload(lab.yaml(a, r(a)))));
-}
-
 function assertOneAtATime(iv: readonly Interval[], killedAt?: number): void {
   for (let i = 1; i < iv.length; i++) {
     const prevEnd = iv[i - 1].end ?? killedAt;
@@ -81,7 +74,7 @@ test('max_concurrent 1, all five fail at once: one acts at a time; the others ar
 });
 
 test('stand_down_share 0.3: all five fail, nobody acts, every agent reports shared_cause; one host failing alone is remediated', async () => {
-  await nextScenario(rule(2, { share: 0.3 }));
+  await lab.nextScenario(agents, rule(2, { share: 0.3 }));
   for (const m of MEMBERS) lab.failing.add(m);
   await Promise.all(agents.map((a) => waitUntil(`${a.name}: shared_cause`, async () => (await a.decision('restart-2'))?.reason === 'shared_cause', { timeoutMs: 20_000, intervalMs: 100 })));
   for (const a of agents) assert.match((await a.decision('restart-2'))!.detail, /^[2-5] of 5 members of fleet web-2 have api critical \(.*stand_down_share 0\.3\)/);
@@ -101,7 +94,7 @@ test('stand_down_share 0.3: all five fail, nobody acts, every agent reports shar
 
 test('the slot holder SIGKILLed mid-action: its slot frees with its lease, the next member acts; restarted, it reconciles its intent', async () => {
   await writeFile(`${lab.marksFile}.sleep`, '30000'); // the holder's action runs until it is killed
-  await nextScenario(rule(3));
+  await lab.nextScenario(agents, rule(3));
   for (const m of MEMBERS) lab.failing.add(m);
   const first = await waitUntil('a holder acting', async () => (await actions('restart-3'))[0], { timeoutMs: 20_000, intervalMs: 50 });
   const holder = agents.find((a) => a.name === first.member)!;

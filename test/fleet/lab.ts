@@ -208,6 +208,13 @@ export class FleetLab {
     return agentYaml({ member: a.name, port: a.port, stateDir: a.stateDir, etcd: this.etcd.endpoints, prefix: this.prefix, probeUrl: this.probeBase + a.name, remediations, leaseTtl });
   }
 
+  /** Every member's probe passing again, then every running agent reloaded onto `remediations(agent)`. */
+  async nextScenario(agents: readonly LabAgent[], remediations: (a: LabAgent) => string): Promise<void> {
+    this.failing.clear();
+    await Promise.all(agents.map((a) => waitUntil(`${a.name}: api passing`, async () => (await a.status()).probes.api.state === 'passing', { timeoutMs: 10_000 })));
+    await Promise.all(agents.filter((a) => a.running()).map((a) => a.reload(this.yaml(a, remediations(a)))));
+  }
+
   async marks(): Promise<Mark[]> {
     try {
       return parseMarks(await readFile(this.marksFile, 'utf8'));
