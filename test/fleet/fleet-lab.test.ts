@@ -57,11 +57,13 @@ before(async () => {
 
 after(async () => { await lab?.stop(); });
 
-test('max_concurrent 1, all five fail at once: one acts at a time; the others are fleet_busy and act later, one by one', async () => {
+test('max_concurrent 1, all five fail at once: one acts at a time; the others are fleet_busy and act later, one by one', async (t) => {
+  const t0 = Date.now();
   for (const m of MEMBERS) lab.failing.add(m);
   const iv = await waitUntil('all five acted', async () => { const x = await actions('restart-1'); return x.length === 5 && x.every((y) => y.end !== undefined) && x; }, { timeoutMs: 40_000, intervalMs: 100 });
   assert.deepEqual(iv.map((x) => x.member).sort(), MEMBERS, 'each member acted once');
   assertOneAtATime(iv);
+  t.diagnostic(`switch → first action ${iv[0].start - t0} ms, → fifth ended ${iv[4].end! - t0} ms; end → next start ${iv.slice(1).map((x, i) => x.start - iv[i].end!).join(', ')} ms (grace ${GRACE_MS} ms)`);
   // Who waited was told why, naming the holder.
   const busy = await Promise.all(agents.map((a) => a.metric('vigil_remediation_blocked_total', { rule: 'restart-1', reason: 'fleet_busy' })));
   assert.ok(busy.filter((n) => n > 0).length >= 4, `fleet_busy counts ${busy}`);
@@ -73,10 +75,12 @@ test('max_concurrent 1, all five fail at once: one acts at a time; the others ar
   assert.deepEqual([st.fleets['web-1'].max_concurrent, st.fleets['web-1'].members.length], [1, 5]);
 });
 
-test('stand_down_share 0.3: all five fail, nobody acts, every agent reports shared_cause; one host failing alone is remediated', async () => {
+test('stand_down_share 0.3: all five fail, nobody acts, every agent reports shared_cause; one host failing alone is remediated', async (t) => {
   await lab.nextScenario(agents, rule(2, { share: 0.3 }));
+  const t0 = Date.now();
   for (const m of MEMBERS) lab.failing.add(m);
   await Promise.all(agents.map((a) => waitUntil(`${a.name}: shared_cause`, async () => (await a.decision('restart-2'))?.reason === 'shared_cause', { timeoutMs: 20_000, intervalMs: 100 })));
+  t.diagnostic(`switch → all five report shared_cause ${Date.now() - t0} ms`);
   for (const a of agents) assert.match((await a.decision('restart-2'))!.detail, /^[2-5] of 5 members of fleet web-2 have api critical \(.*stand_down_share 0\.3\)/);
   await Promise.all(agents.map((a) => waitUntil(`${a.name}: vigil_fleet_shared_cause 1`, async () => (await a.metric('vigil_fleet_shared_cause', { fleet: 'web-2', probe: 'api' })) === 1, { timeoutMs: 10_000 })));
   await sleep(1500); // past a settle (interval 250ms + 1s): still nobody
@@ -86,13 +90,15 @@ test('stand_down_share 0.3: all five fail, nobody acts, every agent reports shar
   // The dependency recovers; then one host fails alone: its cause is its own.
   lab.failing.clear();
   await waitUntil('shared cause over', async () => (await agents[2].metric('vigil_fleet_shared_cause', { fleet: 'web-2', probe: 'api' })) === 0, { timeoutMs: 10_000 });
+  const t1 = Date.now();
   lab.failing.add('a3');
   const iv = await waitUntil('a3 remediated', async () => { const x = await actions('restart-2'); return x.length > 0 && x[0].end !== undefined && x; }, { timeoutMs: 15_000, intervalMs: 100 });
   assert.deepEqual(iv.map((x) => x.member), ['a3']);
+  t.diagnostic(`a3 fails alone → its action starts ${iv[0].start - t1} ms (2 failures at 250 ms, settle 1.25 s)`);
   assert.match((await agents[2].decision('restart-2'))?.kind ?? '', /^(act|blocked|none)$/);
 });
 
-test('the slot holder SIGKILLed mid-action: its slot frees with its lease, the next member acts; restarted, it reconciles its intent', async () => {
+test('the slot holder SIGKILLed mid-action: its slot frees with its lease, the next member acts; restarted, it reconciles its intent', async (t) => {
   await writeFile(`${lab.marksFile}.sleep`, '30000'); // the holder's action runs until it is killed
   await lab.nextScenario(agents, rule(3));
   for (const m of MEMBERS) lab.failing.add(m);
@@ -105,11 +111,13 @@ test('the slot holder SIGKILLed mid-action: its slot frees with its lease, the n
   process.kill(-first.pid, 'SIGKILL'); // a crashed host takes its action's processes with it
   const freedAfter = await waitUntil('the slot freed', async () => ((await lab.slotHolder('web-3')) !== holder.name ? Date.now() - killedAt : undefined), { timeoutMs: 10_000, intervalMs: 50 });
   assert.ok(freedAfter <= 2000 + 1500, `slot freed ${freedAfter} ms after the SIGKILL (lease_ttl 2s)`);
+  t.diagnostic(`SIGKILL → slot no longer the dead holder's ${freedAfter} ms (lease_ttl 2 s)`);
   const iv = await waitUntil('the other four acted', async () => { const x = await actions('restart-3'); return x.length === 5 && x.slice(1).every((y) => y.end !== undefined) && x; }, { timeoutMs: 40_000, intervalMs: 100 });
   assert.equal(iv[0].end, undefined, 'the killed action never ended');
   assert.deepEqual(iv.slice(1).map((x) => x.member).sort(), MEMBERS.filter((m) => m !== holder.name));
   assert.ok(iv[1].start >= killedAt, 'nobody acted while the holder lived');
   assertOneAtATime(iv, killedAt);
+  t.diagnostic(`SIGKILL → next member's action starts ${iv[1].start - killedAt} ms`);
 
   // Restarted on the same state_dir: the intent without an outcome is reconciled (reconcile_command: no end mark → failed), never re-run.
   await holder.start(lab.yaml(holder, rule(3)(holder)));
