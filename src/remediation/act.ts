@@ -100,8 +100,9 @@ export async function act(host: ActHost, rule: LiveRule, decision: Decision, tri
       host.decisions.record(name, action.type, final, host.now());
       return { decision: final };
     }
-    executed = true;
-    return await execute(host, rule, final, trig, ctx);
+    const done = await execute(host, rule, final, trig, ctx);
+    executed = done.outcome !== undefined;
+    return done;
   } finally {
     if (host.getState(name).busy) update(clearBusy);
     if (release) await release().catch((err: Error) => host.logger.error({ rule: name, err: err.message }, 'releasing the action\'s lock failed'));
