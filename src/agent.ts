@@ -32,6 +32,9 @@ import type { Groups } from './groups/groups.js';
 import { Listener } from './server/listener.js';
 import { listenerSettings, type ListenerSettings } from './config/listener.js';
 import type { WebConfig } from './config/web-config.js';
+import { createFleets } from './fleet/wiring.js';
+import { fleetsOf } from './fleet/settings.js';
+import type { Fleets } from './fleet/fleets.js';
 
 export interface AgentOptions {
   readonly configFile: string;
@@ -71,6 +74,8 @@ export class Agent implements AgentView {
   readonly failover: FailoverClusters | undefined;
   /** Active/standby groups, when `coordination:` is configured. */
   readonly groups: Groups | undefined;
+  /** Fleet slots and shared cause for rules with `fleet:`, when `coordination:` is configured. */
+  readonly fleets: Fleets | undefined;
   /** One etcd client for everything that coordinates (closed last). */
   private readonly etcd: Etcd3 | undefined;
 
@@ -107,6 +112,10 @@ export class Agent implements AgentView {
         hostHold: () => (this.remediation.isPaused() ? 'remediation is paused on this host' : this.remediation.isDryRun() ? 'dry_run is on for this host' : undefined),
         journal: (w) => this.remediation.journalGroupHook(w),
       });
+      this.fleets = createFleets({
+        client: this.etcd, prefix: coord.etcd.prefix, member, ttlSeconds: coord.lease_ttl / 1000, logger: opts.logger, metrics: this.metrics,
+        critical: (probe) => this.status.current(probe)?.health.state === 'critical',
+      });
     }
     this.remediation = new RemediationRunner({
       logger: opts.logger, metrics: this.metrics, env: opts.env, actionTypes: actionTypes({ failover: () => this.failover }),
@@ -115,10 +124,13 @@ export class Agent implements AgentView {
         return s?.last ? { consecutiveFailures: s.health.consecutiveFailures, lastAt: s.last.at } : undefined;
       },
       lastRun: (probe) => this.status.current(probe)?.last,
+      fleet: this.fleets,
     });
     this.onProbeResult((change, result) => this.remediation.onResult(change, result));
     // A healthy_when probe turning critical makes an active member step down now, not at its next check.
     this.onProbeResult((change) => { if (change.from.state !== change.to.state) this.groups?.probeChanged(change.name); });
+    // A fleet member's record says which probes are critical here: rewritten on every state change.
+    this.onProbeResult((change) => { if (change.from.state !== change.to.state) this.fleets?.probeChanged(change.name); });
   }
 
   static loadOptions(env: NodeJS.ProcessEnv): LoadOptions {
@@ -133,6 +145,8 @@ export class Agent implements AgentView {
   async start(): Promise<string> {
     // Member loops first: reconciling an interrupted promotion asks them about the world.
     await this.failover?.apply(clusterSettings(this.config));
+    // Joined before any rule can act: a rule with fleet: asks its fleet for a slot.
+    await this.fleets?.apply(fleetsOf(this.config));
     // Before any probe runs: remediation state comes from the journal first.
     await this.remediation.start(this.config);
     this.scheduler.start();
@@ -166,6 +180,8 @@ export class Agent implements AgentView {
     // An active member hands over (on_standby, key released) while the journal is still open.
     await this.groups?.stop();
     await this.remediation.stop(this.config.agent.shutdown_timeout);
+    // After the actions: slots still held through a grace are released now, not a lease TTL later.
+    await this.fleets?.stop();
     await this.failover?.stop();
     this.etcd?.close();
     await this.admin?.close();
@@ -206,6 +222,8 @@ export class Agent implements AgentView {
     await this.failover?.apply(clusterSettings(next));
     if (this.groups) await this.groups.apply(next.groups);
     else if (next.groups.length > 0) this.opts.logger.warn('groups need `coordination:`, which takes effect after a restart');
+    if (this.fleets) await this.fleets.apply(fleetsOf(next));
+    else if (fleetsOf(next).length > 0) this.opts.logger.warn('fleets need `coordination:`, which takes effect after a restart; their rules refuse until then (lock_unavailable)');
     this.config = next;
     this.remediation.apply(next);
     this.applyListeners(next);
@@ -299,6 +317,7 @@ export class Agent implements AgentView {
       remediation: this.remediation.status(),
       ...(this.failover ? { failover: this.failover.status() } : {}),
       ...(this.groups && this.groups.names().length > 0 ? { groups: this.groups.status() } : {}),
+      ...(this.fleets && this.fleets.names().length > 0 ? { fleets: this.fleets.status() } : {}),
     };
   }
 

@@ -3,7 +3,10 @@
 // the instance must be InService in a group (Standby/Terminating/… are
 // skipped), and the fleet guard refuses when it would leave fewer than
 // min_healthy_ratio of the group healthy and InService, so an overload
-// cascade cannot evict the fleet.
+// cascade cannot evict the fleet. The guard alone is check-then-act: two
+// hosts deciding in the same second can both pass it. A rule with `fleet:`
+// runs this precheck under its fleet slot (remediation/act.ts takes the slot
+// first), so with max_concurrent 1 the count is exact.
 import { z } from 'zod';
 import type { AutoScalingClient, AutoScalingClientConfig } from '@aws-sdk/client-auto-scaling';
 import { loadAutoScaling } from '../optional-deps.js';

@@ -113,6 +113,17 @@ export function createMetrics(registry: Registry, build: { version: string }) {
     standbyFailed: new Gauge({ name: 'vigil_group_standby_hook_failed', help: '1 while this member\'s last on_standby failed (what the active role started may still run here).', labelNames: ['group'], registers: r }),
   };
 
+  // Fleets (src/fleet/): what this agent last read of each fleet its rules
+  // name, and its own slot. Every member reports the same fleet-wide values,
+  // so alerts and dashboards take max by (fleet, …).
+  const fleet = {
+    members: new Gauge({ name: 'vigil_fleet_members', help: 'Live members of the fleet (their lease-bound member records, this agent included) as this agent last read them.', labelNames: ['fleet'], registers: r }),
+    criticalShare: new Gauge({ name: 'vigil_fleet_critical_share', help: 'Share (0-1) of the fleet\'s live members that have the probe critical, as last read.', labelNames: ['fleet', 'probe'], registers: r }),
+    sharedCause: new Gauge({ name: 'vigil_fleet_shared_cause', help: '1 while the fleet stands down on the probe (at least stand_down_share of at least min_members live members have it critical), as last read; 0 otherwise.', labelNames: ['fleet', 'probe'], registers: r }),
+    slotsHeld: new Gauge({ name: 'vigil_fleet_slots_held', help: 'Remediation slots of the fleet held by any member, as last read.', labelNames: ['fleet'], registers: r }),
+    slotHeldSeconds: new Gauge({ name: 'vigil_fleet_slot_held_seconds', help: 'How long this agent has held a slot of the fleet (the oldest, if several rules hold one); 0 when it holds none.', labelNames: ['fleet'], registers: r }),
+  };
+
   const scheduler = {
     lateness: new Histogram({ name: 'vigil_scheduler_lateness_seconds', help: 'How late probe runs start against their planned time (event loop delay seen by the scheduler).', buckets: LATENESS_BUCKETS, registers: r }),
   };
@@ -127,5 +138,5 @@ export function createMetrics(registry: Registry, build: { version: string }) {
     tlsFailures: new Counter({ name: 'vigil_listener_tls_failures_total', help: 'TLS connections that failed: handshake errors and timeouts, and client certificates refused after the handshake.', labelNames: ['listener'], registers: r }),
   };
 
-  return { registry, probe, observations, remediation, agent, groups, scheduler, listener };
+  return { registry, probe, observations, remediation, agent, groups, fleet, scheduler, listener };
 }

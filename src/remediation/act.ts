@@ -1,7 +1,9 @@
 // What happens after a decision says act, outside the pure engine:
-// precheck → settle (precheck refusal, dry-run) → intent fsynced → execute →
-// outcome fsynced. No intent on disk, no action. The rule is marked busy from
-// the first step, so no second decision can start another action meanwhile.
+// fleet slot (a rule with `fleet:`) → precheck → settle (precheck refusal,
+// dry-run) → intent fsynced → execute → outcome fsynced → the slot is held
+// through the rule's grace, then released. No intent on disk, no action. The
+// rule is marked busy from the first step, so no second decision can start
+// another action meanwhile.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/catalogue.js';
@@ -11,6 +13,7 @@ import type { DecisionLog } from './decision-log.js';
 import { settle } from './engine.js';
 import { beginAction, clearBusy, clearPrecheck, completeAction, markBusy, prune, recordPrecheck } from './rule-state.js';
 import type { Decision, RuleSpec, RuleState } from './types.js';
+import { noFleetService, type FleetAnswer, type FleetGate, type FleetHold } from './fleet-gate.js';
 
 export interface ActHost {
   now(): number;
@@ -27,6 +30,8 @@ export interface ActHost {
   releaseClusterSlot(): void;
   /** Aborted when the agent stops; actions should finish or give up promptly. */
   readonly signal: AbortSignal;
+  /** Fleet slots and shared-cause judgement (src/fleet); undefined without `coordination:`. */
+  readonly fleet?: FleetGate;
 }
 
 export interface LiveRule { readonly spec: RuleSpec; readonly action: Action }
@@ -58,27 +63,63 @@ export async function act(host: ActHost, rule: LiveRule, decision: Decision, tri
     host.decisions.record(name, action.type, blocked, host.now());
     return { decision: blocked };
   }
+  // The fleet step comes BEFORE the precheck on purpose: asg_set_unhealthy's
+  // fleet guard counts the group in its precheck, and only under the slot is
+  // that count exact (two hosts can no longer both pass it in the same second).
+  let hold: FleetHold | undefined;
+  if (spec.fleet) {
+    const f = await fleetStep(host, rule, trig);
+    if (!f.ok) {
+      if (cluster) host.releaseClusterSlot();
+      update(clearBusy);
+      const blocked: Decision = { kind: 'blocked', reason: f.reason, detail: f.detail };
+      host.decisions.record(name, action.type, blocked, host.now());
+      return { decision: blocked };
+    }
+    hold = f.hold;
+    if (!hold && !host.dryRun) host.logger.warn({ rule: name, fleet: spec.fleet.name }, `remediation ${name}: ${f.detail}`);
+  }
   const ctx: ActionContext = {
     rule: name, probe: trig.probe, reason: trig.reason, message: trig.message, dryRun: host.dryRun, forced: trig.forced,
     signal: host.signal, logger: host.logger.child({ rule: name, action: action.type }),
   };
   let release: (() => Promise<void>) | undefined;
+  let executed = false;
   try {
     const pre: PrecheckResult = await safely('precheck', () => action.precheck(ctx),
       (msg) => ({ ok: false, reason: 'precheck_failed', detail: msg }), PRECHECK_TIMEOUT_MS);
     if (pre.ok) release = pre.release;
-    const final = settle(decision, pre, host.dryRun, action.target);
+    let final = settle(decision, pre, host.dryRun, action.target);
+    if (final.kind === 'act' && hold && !hold.valid()) {
+      // Never act on a slot that may already be someone else's (etcd unreachable past the lease).
+      final = { kind: 'blocked', reason: 'lock_unavailable', detail: `lost ${hold.detail} before acting (its lease was not renewed in time)` };
+    }
     if (final.kind === 'blocked' && final.reason === 'dry_run') return await dryRun(host, rule, final, trig);
     if (final.kind === 'blocked') {
       update((s) => recordPrecheck(clearBusy(s), host.now(), final.reason, final.detail));
       host.decisions.record(name, action.type, final, host.now());
       return { decision: final };
     }
-    return await execute(host, rule, final, trig, ctx);
+    const done = await execute(host, rule, final, trig, ctx);
+    executed = done.outcome !== undefined;
+    return done;
   } finally {
     if (host.getState(name).busy) update(clearBusy);
     if (release) await release().catch((err: Error) => host.logger.error({ rule: name, err: err.message }, 'releasing the action\'s lock failed'));
     if (cluster) host.releaseClusterSlot();
+    // Held through the grace: the effect of a restart shows only after it, and the next host waits until then.
+    hold?.release(executed ? spec.graceMs : 0);
+  }
+}
+
+async function fleetStep(host: ActHost, rule: LiveRule, trig: TriggerInfo): Promise<FleetAnswer> {
+  const fleet = rule.spec.fleet!;
+  if (!host.fleet) return noFleetService({ fleet });
+  try {
+    return await host.fleet.acquire({ rule: rule.spec.name, action: rule.action.type, fleet, probe: trig.probe, dryRun: host.dryRun, signal: host.signal });
+  } catch (err) {
+    // acquire() answers etcd trouble itself; a throw is a bug, and a bug must not act without the slot.
+    return { ok: false, reason: 'lock_unavailable', detail: `fleet ${fleet.name}: ${err instanceof Error ? err.message : String(err)}` };
   }
 }
 

@@ -45,7 +45,7 @@ export class DecisionLog {
     if (d.kind === 'blocked' && last?.key === key && at - last.seen < RELOG_AFTER_MS) return;
     if (d.kind === 'act') this.logger.warn(fields, `remediation ${rule}: acting (${action})`);
     else {
-      const loud = d.reason === 'breaker_open' || d.reason === 'precheck_failed' || d.reason === 'lock_unavailable';
+      const loud = d.reason === 'breaker_open' || d.reason === 'precheck_failed' || d.reason === 'lock_unavailable' || d.reason === 'shared_cause';
       this.logger[loud ? 'warn' : 'info'](fields, `remediation ${rule}: blocked by ${d.reason}: ${d.detail}`);
     }
   }

@@ -4,15 +4,19 @@
 import type { VigilConfig } from '../config/schema.js';
 import type { RemediationRuleConfig } from './schema.js';
 import type { RuleSpec } from './types.js';
+import { compileFleet } from './fleet-rule.js';
 
 export interface ProbeThresholds {
   readonly failures_before_warning: number;
   readonly failures_before_critical: number;
+  /** How often it runs (a fleet's default settle follows the interval). */
+  readonly schedule?: { readonly kind: string; readonly everyMs?: number };
 }
 
 export function compileRule(rule: RemediationRuleConfig, probes: ReadonlyMap<string, ProbeThresholds>): RuleSpec {
   const trigger = rule.when.probe !== undefined ? [rule.when.probe] : [...(rule.when.all_of ?? [])];
   const all = [...new Set([...trigger, ...(rule.when.all_of ?? [])])];
+  const fleet = compileFleet(rule, trigger, probes);
   const needed: Record<string, number> = {};
   for (const p of all) {
     const t = probes.get(p);
@@ -32,6 +36,7 @@ export function compileRule(rule: RemediationRuleConfig, probes: ReadonlyMap<str
     maxActions: rule.max_actions,
     windowMs: rule.window,
     precheckRetryMs: rule.precheck_retry,
+    ...(fleet ? { fleet } : {}),
   };
 }
 

@@ -21,6 +21,7 @@ import { reconcilePending } from './reconcile.js';
 import { breaker, governingAction, markBusy, relevant, resetBreaker, seed } from './rule-state.js';
 import { compileRule, retentionMs, settingsOf, type ProbeThresholds, type Settings } from './rules.js';
 import { buildStatus } from './status.js';
+import type { FleetGate } from './fleet-gate.js';
 import { EMPTY_RULE_STATE, type OperatorHold, type Decision, type DecisionContext, type RuleSpec, type RuleState } from './types.js';
 
 export const JOURNAL_MAX_BYTES = 1024 * 1024;
@@ -38,6 +39,8 @@ export interface RunnerDeps {
   /** Extra dependencies handed to every action's factory (e.g. cluster memberships for cluster-scoped actions). */
   /** The agent's composed action types (with their services): they create the actions; the parsed config only names them. */
   readonly actionTypes?: readonly AnyActionDefinition[];
+  /** Fleet slots and shared cause for rules with `fleet:` (the agent's src/fleet service); none without `coordination:`. */
+  readonly fleet?: FleetGate;
 }
 
 interface Rule extends LiveRule { readonly fingerprint: unknown; readonly order: number }
@@ -217,6 +220,7 @@ export class RemediationRunner {
       retentionMs: (spec) => retentionMs(spec, this.settings.budget.windowMs),
       claimClusterSlot: () => (this.clusterBusy ? false : (this.clusterBusy = true)),
       releaseClusterSlot: () => { this.clusterBusy = false; },
+      fleet: this.deps.fleet,
     };
   }
 

@@ -11,6 +11,7 @@ import type { SchemaContext } from '../probes/definition.js';
 import type { AnyActionDefinition } from '../actions/registry.js';
 import { SecretValue } from '../server/admin-token.js';
 import { checkListener, listenerFields, listenerSettings } from '../config/listener.js';
+import { checkFleetRules, fleetRuleFields } from './fleet-rule.js';
 
 const NAME_RE = /^[a-z0-9_-]+$/;
 /** Shorter tokens are guessable; `openssl rand -hex 32` gives 64 characters. */
@@ -68,6 +69,7 @@ function ruleSchema(defs: readonly AnyActionDefinition[], ctx: SchemaContext) {
     window: positiveDuration().default('1h'),
     /** After a refused precheck, how long the refusal stands before the action is asked again. */
     precheck_retry: duration().default('15s'),
+    ...fleetRuleFields,
   }).strict();
 }
 
@@ -145,9 +147,10 @@ export type AdminConfig = z.output<typeof adminSchema>;
 interface CheckInput {
   readonly agent: { readonly listen: { readonly host: string; readonly port: number } };
   readonly admin?: { readonly listen: { readonly host: string; readonly port: number } };
-  readonly probes: ReadonlyArray<{ readonly name: string }>;
+  readonly probes: ReadonlyArray<{ readonly name: string; readonly schedule?: { readonly kind: string; readonly everyMs?: number } }>;
   readonly remediations: readonly Rule[];
   readonly actions: Record<string, Record<string, unknown>>;
+  readonly coordination?: unknown;
 }
 
 /** Cross-field checks: probe and rule references, escalation cycles, action settings (e.g. the unit allowlist). */
@@ -183,4 +186,5 @@ export function checkRemediations(cfg: CheckInput, zctx: z.RefinementCtx): void 
       seen.add(cur);
     }
   });
+  checkFleetRules(cfg, issue);
 }

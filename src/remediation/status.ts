@@ -64,6 +64,11 @@ function ruleStatus(rule: LiveRule, input: StatusInput): Record<string, unknown>
     escalation: escalation(spec, state, ctx),
     last_action: last ? { id: last.id, started_at: iso(last.startedAt), completed_at: iso(last.completedAt), outcome: last.outcome ?? null, forced: last.forced } : null,
     last_precheck_refusal: state.lastPrecheck ? { at: iso(state.lastPrecheck.at), reason: state.lastPrecheck.reason, detail: state.lastPrecheck.detail } : null,
+    // Only for rules that name one; the fleet's members, slots and shares are in the `fleets` section.
+    ...(spec.fleet ? { fleet: {
+      name: spec.fleet.name, max_concurrent: spec.fleet.maxConcurrent, stand_down_share: spec.fleet.standDownShare ?? null,
+      min_members: spec.fleet.minMembers, settle: formatDuration(spec.fleet.settleMs) || '0s', fleet_unavailable: spec.fleet.unavailable,
+    } } : {}),
   };
 }
 

@@ -1,11 +1,12 @@
 // The data the pure decision step works on. Everything here is plain,
 // serialisable data: rule specs compiled from the config, per-rule state
 // rebuilt from the journal, and the decisions themselves.
+import type { FleetSpec } from './fleet-rule.js';
 
 /** Why an action did not run: a fixed set, used as a metric label. */
 export const BLOCK_REASONS = [
   'paused', 'maintenance', 'startup_grace', 'breaker_open', 'cooldown', 'rate_limited',
-  'not_corroborated', 'lock_unavailable', 'precheck_failed', 'dry_run',
+  'not_corroborated', 'fleet_busy', 'shared_cause', 'lock_unavailable', 'precheck_failed', 'dry_run',
 ] as const;
 export type BlockReason = (typeof BLOCK_REASONS)[number];
 
@@ -30,6 +31,8 @@ export interface RuleSpec {
   readonly maxActions: number;
   readonly windowMs: number;
   readonly precheckRetryMs: number;
+  /** The fleet the rule belongs to; the engine ignores it, the acting path takes a slot (act.ts). */
+  readonly fleet?: FleetSpec;
 }
 
 export type ActionOutcome =

@@ -64,6 +64,11 @@ export interface FakeAutoScaling {
   failNext(n: number, fault: InjectedFault): void;
   /** Replaces the denied set; `denyActions([])` allows everything again. */
   denyActions(actions: string[]): void;
+  /**
+   * Every later answer to `action` is sent `ms` after it was computed (0 to stop):
+   * a slow API whose caller acts on what was true when its request arrived.
+   */
+  delay(action: string, ms: number): void;
   /** Config for a real AutoScalingClient pointed at this server. */
   clientConfig(overrides?: Partial<AutoScalingClientConfig>): AutoScalingClientConfig;
   close(): Promise<void>;
@@ -88,6 +93,7 @@ export async function startFakeAutoScaling(opts: FakeAutoScalingOptions = {}): P
   const requests: RecordedAsgRequest[] = [];
   const faults: InjectedFault[] = [];
   let denied = new Set<string>();
+  const delays = new Map<string, number>();
   // applyChecksum off: the verifier must not invent an x-amz-content-sha256 the client never signed.
   const signer = new SignatureV4({ credentials, region, service: 'autoscaling', sha256: Hash.bind(null, 'sha256'), applyChecksum: false });
 
@@ -116,6 +122,8 @@ export async function startFakeAutoScaling(opts: FakeAutoScalingOptions = {}): P
           + `autoscaling:${action} because no identity-based policy allows the autoscaling:${action} action`);
       }
       const result = dispatch(action, params, { groups, findInstance, region, accountId });
+      const wait = delays.get(action);
+      if (wait) await new Promise((r) => setTimeout(r, wait));
       const inner = result === undefined ? '' : `<${action}Result>${result}</${action}Result>`;
       send(res, 200, requestId, `<${action}Response xmlns="${XMLNS}">${inner}`
         + `<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`);
@@ -140,6 +148,7 @@ export async function startFakeAutoScaling(opts: FakeAutoScalingOptions = {}): P
     throttleNext: (n) => { for (let i = 0; i < n; i++) faults.push({ status: 400, code: 'Throttling', message: 'Rate exceeded' }); },
     failNext: (n, fault) => { for (let i = 0; i < n; i++) faults.push(fault); },
     denyActions: (actions) => { denied = new Set(actions); },
+    delay: (action, ms) => { delays.set(action, ms); },
     clientConfig: (overrides = {}) => ({ endpoint, region, credentials, maxAttempts: 3, ...overrides }),
     close: async () => {
       // The SDK's keep-alive agent would otherwise hold server.close() open.

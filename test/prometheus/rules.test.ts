@@ -44,6 +44,7 @@ const ALLOWED_METRICS = new Set([
   'vigil_coordination_lock_held',
   'vigil_group_role', 'vigil_group_transitions_total', 'vigil_group_fencing_token', 'vigil_group_lease_renewal_age_seconds',
   'vigil_group_eligible', 'vigil_group_paused', 'vigil_group_hook_runs_total', 'vigil_group_standby_hook_failed',
+  'vigil_fleet_members', 'vigil_fleet_critical_share', 'vigil_fleet_shared_cause', 'vigil_fleet_slots_held', 'vigil_fleet_slot_held_seconds',
   'process_cpu_user_seconds_total', 'process_cpu_system_seconds_total', 'process_cpu_seconds_total',
   'process_start_time_seconds', 'process_resident_memory_bytes', 'process_virtual_memory_bytes',
   'process_heap_bytes', 'process_open_fds', 'process_max_fds',
