@@ -289,6 +289,29 @@ test('a member record etcd dropped while nothing in it changed is written again 
   }
 });
 
+test('on_standby failing: the member stays standby, says so (metric, /status, the hook\'s output), and the role still moves', async () => {
+  const active = (await activeMember())!;
+  writeFileSync(join(dir, `fail-${active}-standby`), '');
+  try {
+    services.get(active)!.healthy = false;
+    const next = await waitUntil('another active', async () => { const m = await activeMember(); return m !== active && m; }, { timeoutMs: 15_000 });
+    assert.ok(next);
+    const a = agents.get(active)!;
+    const st = await waitUntil('on_standby_failed in /status', async () => {
+      const g = (await a.get('/status')).json().groups.groups.web;
+      return g.on_standby_failed && g;
+    }, { timeoutMs: 5000 });
+    assert.equal(st.role, 'standby');
+    const ev = st.events.find((e: { kind: string; ok: boolean }) => e.kind === 'on_standby' && !e.ok);
+    assert.match(ev.detail, /exited with code 1/);
+    assert.match((await a.get('/metrics')).body, /vigil_group_standby_hook_failed\{group="web"\} 1/);
+    assert.match((await a.get('/metrics')).body, /vigil_group_hook_runs_total\{group="web",hook="on_standby",outcome="failed"\} 1/);
+  } finally {
+    rmSync(join(dir, `fail-${active}-standby`), { force: true });
+    services.get(active)!.healthy = true;
+  }
+});
+
 test('stopping the active agent hands over at once (on_standby, key released), without waiting for the lease', async () => {
   const active = (await activeMember())!;
   const t0 = Date.now();
