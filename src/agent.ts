@@ -32,6 +32,7 @@ import type { Groups } from './groups/groups.js';
 import { Listener } from './server/listener.js';
 import { listenerSettings, type ListenerSettings } from './config/listener.js';
 import type { WebConfig } from './config/web-config.js';
+import type { ReloadObserver } from './supervision/supervisor.js';
 
 export interface AgentOptions {
   readonly configFile: string;
@@ -43,6 +44,8 @@ export interface AgentOptions {
   readonly listenOverride?: { host: string; port: number };
   /** `--web.config.file`, already read: overrides agent.web_config_file. */
   readonly webConfigOverride?: WebConfig;
+  /** Told about every reload, SIGHUP or POST /-/reload alike (systemd's RELOADING=1/READY=1). */
+  readonly reloadObserver?: ReloadObserver;
 }
 
 /** Called for every probe result after health was updated (remediation hooks in here). */
@@ -174,7 +177,9 @@ export class Agent implements AgentView {
 
   /** Parses and validates first; swaps only on success. Concurrent calls share one reload. */
   reload(): Promise<ReloadOutcome> {
-    this.reloading ??= this.doReload().finally(() => { this.reloading = undefined; });
+    const observer = this.opts.reloadObserver;
+    this.reloading ??= (observer ? observer.aroundReload(() => this.doReload()) : this.doReload())
+      .finally(() => { this.reloading = undefined; });
     return this.reloading;
   }
 
