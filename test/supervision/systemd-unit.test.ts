@@ -117,11 +117,11 @@ test('vigil.service on a real systemd: READY, reload, watchdog restart of a froz
       const r = await um.systemctl('reload', UNIT);
       assert.equal(r.code, 0, r.stderr);
       const t1 = Date.now();
-      while (!(states.includes('reloading') && states.at(-1) === 'active')) {
+      // Two reloading phases may show: systemd's own while ExecReload runs, then vigil's RELOADING=1.
+      while (!(states.includes('reloading') && (await activeState(um)).ActiveState === 'active' && states.at(-1) === 'active')) {
         assert.ok(Date.now() - t1 < 10_000, `states after systemctl reload: ${states.join(',')}`);
-        await sleep(20);
+        await sleep(200);
       }
-      assert.equal((await activeState(um)).ActiveState, 'active');
     });
 
     await t.test('a frozen agent (SIGSTOP) is killed by the watchdog and restarted', async () => {
