@@ -10,6 +10,7 @@ import { chmod, mkdtemp, readFile, rm, stat, writeFile, appendFile } from 'node:
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import bcrypt from 'bcryptjs';
 import { freePort } from '../harness/ports.js';
 import { requireBinary } from '../harness/require-binary.js';
 
@@ -99,27 +100,33 @@ test('the .deb: install, run as user vigil, scrape, upgrade, remove, purge', { t
       }
     });
 
-    await t.test('the installed binary, as user vigil, serves /metrics', async () => {
+    await t.test('the installed binary, as user vigil, serves /metrics behind basic auth', async () => {
       const port = await freePort();
       const cfg = join(dir, 'run.yaml');
+      const web = join(dir, 'web.yml');
       await writeFile(cfg, `agent:\n  listen: 127.0.0.1:${port}\n  state_dir: /var/lib/vigil\nprobes:\n  - name: root-disk\n    type: disk\n    path: /\n    interval: 1s\n`);
+      // Basic auth makes the bundle start its bcrypt worker, which loads bcryptjs from /usr/lib/vigil/node_modules.
+      await writeFile(web, `basic_auth_users:\n  prom: ${bcrypt.hashSync('s3cret', 10)}\n`);
       await chmod(dir, 0o755);
-      await chmod(cfg, 0o644);
-      agent = spawn('setpriv', ['--reuid=vigil', '--regid=vigil', '--init-groups', '/usr/bin/vigil', 'run', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
+      for (const f of [cfg, web]) await chmod(f, 0o644);
+      const auth = { authorization: `Basic ${Buffer.from('prom:s3cret').toString('base64')}` };
+      agent = spawn('setpriv', ['--reuid=vigil', '--regid=vigil', '--init-groups', '/usr/bin/vigil', 'run', '--config', cfg, '--web.config.file', web], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       agent.stdout!.on('data', (d) => { out += String(d); });
       agent.stderr!.on('data', (d) => { out += String(d); });
       const deadline = Date.now() + 30_000;
       let body = '';
       for (;;) {
-        const res = await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined);
+        const res = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: auth }).catch(() => undefined);
         body = res?.ok ? await res.text() : '';
         if (/vigil_probe_success\{[^}]*probe="root-disk"[^}]*\} 1/.test(body)) break;
         assert.ok(agent.exitCode === null, `agent exited ${agent.exitCode}: ${out}`);
         assert.ok(Date.now() < deadline, `no root-disk success in /metrics after 30 s:\n${body.slice(0, 2000)}\n${out}`);
         await sleep(200);
       }
-      assert.match(body, /vigil_build_info\{[^}]*version="/);
+      assert.match(body, /vigil_build_info\{[^}]*node_version="v24\./);
+      assert.equal((await fetch(`http://127.0.0.1:${port}/metrics`)).status, 401);
+      assert.equal((await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { authorization: `Basic ${Buffer.from('prom:wrong').toString('base64')}` } })).status, 401);
       const exited = new Promise<number | null>((r) => agent!.once('exit', (code) => r(code)));
       agent.kill('SIGTERM');
       assert.equal(await exited, 0, out);
