@@ -5,7 +5,7 @@
 // The package is purged in `finally` whatever happened.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, stat, writeFile, appendFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,35 +13,17 @@ import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { freePort } from '../harness/ports.js';
 import { requireBinary } from '../harness/require-binary.js';
+import { LEFTOVERS, assertNotInstalled, buildDeb, groupExists, ok, sh, userExists } from '../helpers/deb.js';
 
 const REPO = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Run { code: number; stdout: string; stderr: string }
-function sh(cmd: string, args: string[], timeout = 300_000): Promise<Run> {
-  return new Promise((resolve) => execFile(cmd, args, { timeout, maxBuffer: 16 << 20, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }, (err, stdout, stderr) =>
-    resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout: String(stdout), stderr: String(stderr) })));
-}
-const ok = (r: Run, what: string) => assert.equal(r.code, 0, `${what}: ${r.stdout}${r.stderr}`);
-const userExists = async (name: string) => (await sh('getent', ['passwd', name])).code === 0;
-const groupExists = async (name: string) => (await sh('getent', ['group', name])).code === 0;
-
-/** Every path the package owns or makes; none may be left after purge. */
-const LEFTOVERS = ['/usr/bin/vigil', '/usr/lib/vigil', '/lib/systemd/system/vigil.service', '/etc/vigil', '/etc/default/vigil', '/var/lib/vigil', '/usr/share/doc/vigil'];
-
 test('the .deb: install, run as user vigil, scrape, upgrade, remove, purge', { timeout: 600_000 }, async (t) => {
   requireBinary('dpkg-deb', 'dpkg');
   requireBinary('systemd-analyze', 'systemd');
-  assert.equal(process.getuid?.(), 0, 'dpkg -i needs root');
-  // Never clobber a real installation, and start from a clean slate so "nothing left" means something.
-  assert.notEqual((await sh('dpkg-query', ['-W', '-f=${Status}', 'vigil'])).stdout, 'install ok installed', 'vigil is already installed on this machine');
-  assert.ok(!(await userExists('vigil')), 'a user "vigil" exists before the test');
-  for (const p of LEFTOVERS) assert.ok(!existsSync(p), `${p} exists before the test`);
-
+  await assertNotInstalled();
   const t0 = Date.now();
-  const built = await sh(process.execPath, [join(REPO, 'scripts/package.mjs')], 540_000);
-  ok(built, 'npm run package');
-  const deb = built.stdout.trim().split('\n').at(-1)!;
+  const deb = await buildDeb(REPO);
   console.log(`# built ${deb} in ${Date.now() - t0} ms (${((await stat(deb)).size / 1e6).toFixed(1)} MB)`);
 
   const dir = await mkdtemp(join(tmpdir(), 'vigil-deb-'));

@@ -1,8 +1,8 @@
 // packaging/vigil.service under a real systemd (a user manager: PID 1 here is
-// not systemd). The unit is the shipped one with only what a test must change:
-// no User=/Group= (a user manager cannot switch users), the agent started from
-// this checkout, its own state dir and port, and a 3 s watchdog instead of 30 s
-// so the test is quick. Every hardening directive stays as shipped.
+// not systemd). The unit is the shipped one with only what a test must change
+// (test/helpers/user-unit.ts says what and why): the agent started from this
+// checkout, its own state dir and port, and a 3 s watchdog instead of 30 s so
+// the test is quick.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -11,30 +11,12 @@ import { join } from 'node:path';
 import dbus from 'dbus-next';
 import { startUserManager, type UserManager } from '../harness/systemd.js';
 import { freePort } from '../harness/ports.js';
+import { userUnit } from '../helpers/user-unit.js';
 
 const UNIT = 'vigil-sd-test.service';
 const REPO = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 const WATCHDOG_S = 3;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export function userUnit(shipped: string, o: { config: string; stateDir: string; notifySocket: string }): string {
-  return shipped.split('\n')
-    // User=/Group=: a user manager cannot switch users. ProtectHome=, ProtectKernelTunables= and
-    // ProtectKernelLogs= make this machine's user manager fail the start with 226/NAMESPACE (it runs in
-    // a container whose /proc and /home mounts it may not remount); a system manager applies them.
-    .filter((l) => !/^(User|Group|ProtectHome|ProtectKernelTunables|ProtectKernelLogs)=/.test(l))
-    .map((l) => {
-      // No journald here: the agent's log goes to a file the test can show.
-      if (l.startsWith('ExecStart=')) return `StandardOutput=append:${o.stateDir}/agent.log\nStandardError=inherit\nWorkingDirectory=${REPO}\nExecStart=${process.execPath} --import tsx ${REPO}/src/bin.ts run --config ${o.config}`;
-      if (l.startsWith('ReadWritePaths=')) return `ReadWritePaths=${o.stateDir}`;
-      // The harness's manager keeps its notify socket under /tmp, which PrivateTmp= hides (a system
-      // manager's is /run/systemd/notify): bind it back in.
-      if (l.startsWith('PrivateTmp=')) return `${l}\nBindPaths=${o.notifySocket}`;
-      if (l.startsWith('WatchdogSec=')) return `WatchdogSec=${WATCHDOG_S}s`;
-      if (l.startsWith('RestartSec=')) return 'RestartSec=200ms';
-      return l;
-    }).join('\n');
-}
 
 async function activeState(um: UserManager): Promise<Record<string, string>> {
   return um.show(UNIT, ['ActiveState', 'SubState', 'MainPID', 'NRestarts', 'StatusText', 'Result']);
@@ -55,7 +37,11 @@ test('vigil.service on a real systemd: READY, reload, watchdog restart of a froz
     const port = await freePort();
     const config = join(dir, 'vigil.yaml');
     await writeFile(config, `agent:\n  listen: 127.0.0.1:${port}\n  state_dir: ${dir}\nprobes:\n  - name: root-disk\n    type: disk\n    path: /\n    interval: 1s\n`);
-    const unit = userUnit(shipped, { config, stateDir: dir, notifySocket: join(um.runtimeDir, 'systemd', 'notify') });
+    const unit = userUnit(shipped, {
+      stateDir: dir, notifySocket: join(um.runtimeDir, 'systemd', 'notify'), logFile: join(dir, 'agent.log'),
+      execStart: `WorkingDirectory=${REPO}\nExecStart=${process.execPath} --import tsx ${REPO}/src/bin.ts run --config ${config}`,
+      timing: { WatchdogSec: `${WATCHDOG_S}s`, RestartSec: '200ms' },
+    });
     await um.writeUnit(UNIT, unit);
 
     await t.test('systemd-analyze verify accepts the unit as a user unit', async () => {
