@@ -110,7 +110,6 @@ Installed-Size: ${installedKb}
 Depends: passwd, systemd
 Section: admin
 Priority: optional
-Homepage: https://github.com/vigil-agent/vigil
 Description: per-host health-probe and watchdog agent, Prometheus-native
  vigil checks what keeps a host's services alive (HTTP, TCP, disk, databases,
  replication), exports every result to Prometheus and can repair what stays
