@@ -35,6 +35,7 @@ import type { WebConfig } from './config/web-config.js';
 import { createFleets } from './fleet/wiring.js';
 import { fleetsOf } from './fleet/settings.js';
 import type { Fleets } from './fleet/fleets.js';
+import type { ReloadObserver } from './supervision/supervisor.js';
 
 export interface AgentOptions {
   readonly configFile: string;
@@ -46,6 +47,8 @@ export interface AgentOptions {
   readonly listenOverride?: { host: string; port: number };
   /** `--web.config.file`, already read: overrides agent.web_config_file. */
   readonly webConfigOverride?: WebConfig;
+  /** Told about every reload, SIGHUP or POST /-/reload alike (systemd's RELOADING=1/READY=1). */
+  readonly reloadObserver?: ReloadObserver;
 }
 
 /** Called for every probe result after health was updated (remediation hooks in here). */
@@ -190,7 +193,9 @@ export class Agent implements AgentView {
 
   /** Parses and validates first; swaps only on success. Concurrent calls share one reload. */
   reload(): Promise<ReloadOutcome> {
-    this.reloading ??= this.doReload().finally(() => { this.reloading = undefined; });
+    const observer = this.opts.reloadObserver;
+    this.reloading ??= (observer ? observer.aroundReload(() => this.doReload()) : this.doReload())
+      .finally(() => { this.reloading = undefined; });
     return this.reloading;
   }
 

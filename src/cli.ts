@@ -6,6 +6,7 @@ import { Agent } from './agent.js';
 import { formatProblems, loadConfigFile } from './config/load.js';
 import { loadWebConfigFile, type WebConfig } from './config/web-config.js';
 import { packageVersion } from './version.js';
+import { Supervisor } from './supervision/supervisor.js';
 
 const USAGE = `usage:
   vigil run [--config FILE] [--web.config.file WEB]
@@ -87,7 +88,9 @@ async function run(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const web = webConfigFlag(webFile);
   if (typeof web === 'number') return web;
   const logger = pino({ level: loaded.config.agent.log_level, base: { app: 'vigil' }, timestamp: pino.stdTimeFunctions.isoTime });
-  const agent = new Agent({ configFile: file, config: loaded.config, env, logger, version: packageVersion(), webConfigOverride: web });
+  // READY=1/RELOADING=1/STOPPING=1/WATCHDOG=1 when systemd started us (a no-op otherwise).
+  const supervisor: Supervisor = new Supervisor({ env, pid: process.pid, logger, liveness: (): string[] => agent.livenessProblems() });
+  const agent: Agent = new Agent({ configFile: file, config: loaded.config, env, logger, version: packageVersion(), webConfigOverride: web, reloadObserver: supervisor });
   let address: string;
   try {
     address = await agent.start();
@@ -101,6 +104,7 @@ async function run(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   }
   logger.info({ address, probes: loaded.config.probes.length, config: file },
     `vigil ${packageVersion()} running ${loaded.config.probes.length} probes; look at ${address}/status (also /metrics, /ready, /healthz)`);
+  await supervisor.ready(`serving ${address}`);
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -108,7 +112,7 @@ async function run(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
       if (stopping) { logger.warn({ signal }, 'second signal: exiting now'); resolve(1); return; }
       stopping = true;
       logger.info({ signal }, 'stopping: letting in-flight probes finish');
-      agent.stop().then(() => { logger.info('stopped'); resolve(0); }, (err: Error) => { logger.error({ err: err.message }, 'error while stopping'); resolve(1); });
+      supervisor.stopping().then(() => agent.stop()).then(() => { logger.info('stopped'); resolve(0); }, (err: Error) => { logger.error({ err: err.message }, 'error while stopping'); resolve(1); });
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));

@@ -16,8 +16,12 @@ export function parseMountInfo(text: string): MountInfo[] {
     const [left, right] = line.split(' - ');
     const f = left.split(' ');
     if (f.length < 6 || !right) continue;
-    const opts = f[5].split(',');
-    out.push({ mountPoint: unescape(f[4]), readOnly: opts.includes('ro'), fsType: right.split(' ')[0] });
+    // The filesystem's own flags (the super options, last field), not this mount's: a sandbox
+    // (systemd's ProtectSystem=strict, which vigil.service uses) makes the agent's view of every
+    // mount read-only while the host writes fine; a filesystem remounted read-only (by an admin,
+    // or by the kernel after errors) is read-only in every namespace.
+    const superOpts = (right.split(' ')[2] ?? '').split(',');
+    out.push({ mountPoint: unescape(f[4]), readOnly: superOpts.includes('ro'), fsType: right.split(' ')[0] });
   }
   return out;
 }
