@@ -6,6 +6,7 @@ import { statusRoute } from './routes/status.js';
 import { healthRoutes } from './routes/health.js';
 import { reloadRoute } from './routes/reload.js';
 import { roleRoutes } from './routes/roles.js';
+import { pageRoute } from './routes/page.js';
 
 export function buildApp(view: AgentView): FastifyInstance {
   const app = Fastify({ logger: false });
@@ -14,9 +15,6 @@ export function buildApp(view: AgentView): FastifyInstance {
   healthRoutes(app, view);
   reloadRoute(app, view);
   roleRoutes(app, view);
-  app.get('/', async (_req, reply) => reply.type('text/html').send(
-    '<html><head><title>vigil</title></head><body><h1>vigil</h1><ul>'
-    + '<li><a href="/metrics">/metrics</a></li><li><a href="/status">/status</a></li>'
-    + '<li><a href="/ready">/ready</a></li><li><a href="/healthz">/healthz</a></li></ul></body></html>'));
+  pageRoute(app, view);
   return app;
 }

@@ -15,7 +15,11 @@ export interface AgentInfo {
   readonly version: string;
   readonly startedAt: number;
   readonly configFile: string;
-  readonly lastReload: { readonly ok: boolean; readonly at: number; readonly problems: readonly ConfigProblem[] };
+  readonly lastReload: {
+    readonly ok: boolean; readonly at: number; readonly problems: readonly ConfigProblem[];
+    /** What the last successful reload saw change that only a restart applies. */
+    readonly restartNeeded?: readonly string[];
+  };
 }
 
 /** A role endpoint's answer: ok → 200, not ok → 503; the body says why. */
