@@ -46,8 +46,7 @@ function group(name: string, g: GroupDoc, now: number): Markup {
   const a = g.active;
   return html`<div class="group" id="group-${name}"><h3>group ${name}</h3>
 <p>active: ${a ? html`<strong>${a.member ?? '(unreadable record)'}</strong>${a.advertise ? ` (${a.advertise})` : ''}, fencing token ${a.token}${a.since ? html`, since ${when(a.since, relative(a.since, now))}` : ''}` : html`<strong>nobody</strong>`}
-· this host (${g.member}): <span class="st ${g.role === 'active' ? 'st-active' : 'st-none'}">${g.role}</span> since ${when(g.since, relative(g.since, now))}${g.fencing_token ? `, token ${g.fencing_token}` : ''}
-${g.eligible ? ', eligible' : html`, <strong>not eligible</strong>: ${g.why_not_eligible ?? ''}`}
+· this host (${g.member}): <span class="st ${g.role === 'active' ? 'st-active' : 'st-none'}">${g.role}</span> since ${when(g.since, relative(g.since, now))}${g.fencing_token ? `, token ${g.fencing_token}` : ''}${g.eligible ? ', eligible' : html`, <strong>not eligible</strong>: ${g.why_not_eligible ?? ''}`}
 ${g.on_standby_failed ? html` · <strong>the last on_standby failed</strong>` : ''}
 ${g.paused ? html` · <strong>paused</strong> by ${g.paused.by}${g.paused.note ? ` (${g.paused.note})` : ''} — <code>vigil group resume ${name}</code>` : ''}
 ${g.switchover ? html` · switchover from ${g.switchover.from} to ${g.switchover.to ?? 'anyone eligible'} asked by ${g.switchover.by}` : ''}
