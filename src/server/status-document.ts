@@ -8,10 +8,15 @@ import type { AgentView } from './view.js';
 import type { ProbeDoc, RemediationDoc, StatusDoc } from '../status/shape.js';
 import { verdictOf } from '../status/verdict.js';
 
-export function statusDocument(view: AgentView): StatusDoc {
+export interface DocumentOptions {
+  /** Keep only the newest N runs of each probe's history (the status page's strip); default all of them, as /status shows. */
+  readonly historyLimit?: number;
+}
+
+export function statusDocument(view: AgentView, opts: DocumentOptions = {}): StatusDoc {
   const info = view.info();
   const probes: Record<string, ProbeDoc> = {};
-  for (const p of view.status.all()) {
+  for (const p of view.status.all(opts.historyLimit)) {
     probes[p.name] = {
       name: p.name,
       type: p.type,
@@ -20,7 +25,7 @@ export function statusDocument(view: AgentView): StatusDoc {
       consecutive_successes: p.health.consecutiveSuccesses,
       last_change: p.lastChange ?? null,
       last_result: p.lastResult ?? null,
-      history: [...p.failures, ...p.successes].sort((a, b) => (a.time < b.time ? 1 : -1)),
+      history: p.recent ?? [...p.failures, ...p.successes].sort((a, b) => (a.time < b.time ? 1 : -1)),
     };
   }
   const sections = view.statusSections();

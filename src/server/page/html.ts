@@ -14,7 +14,8 @@ const ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '
 
 /** Text safe inside an element and inside a quoted attribute value. */
 export function esc(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ESCAPES[c]);
+  // Most values (names, states, times) need nothing: testing first skips the replace and its callback.
+  return /[&<>"']/.test(text) ? text.replace(/[&<>"']/g, (c) => ESCAPES[c]) : text;
 }
 
 function render(v: Interpolation): string {
@@ -32,5 +33,5 @@ export function html(strings: TemplateStringsArray, ...values: Interpolation[]):
 
 /** A time shown relative to the render ("3m ago"), with the exact time on hover. */
 export function when(iso: string | null | undefined, text: string): Markup {
-  return iso ? html`<time datetime="${iso}" title="${iso}">${text}</time>` : html``;
+  return iso ? html`<time title="${iso}">${text}</time>` : html``;
 }

@@ -21,6 +21,7 @@ tr.critical td{background:#fdecea}tr.warning td{background:#fff6e0}
 .muted{color:#6b7280}.switches span{display:inline-block;margin:2px 12px 2px 0}
 code{font-family:ui-monospace,monospace;font-size:13px}summary{cursor:pointer;margin:6px 0;font-weight:600}
 footer{margin-top:28px;color:#6b7280;font-size:12px}
+table.passing i{color:#6b7280;font-style:normal}table.passing td.msg{color:#6b7280}
 `;
 
 /** The stylesheet is a constant of this file, not data: it goes in as markup. */
