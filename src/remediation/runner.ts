@@ -3,6 +3,7 @@
 // It owns the journal (state is rebuilt from it on start, interrupted intents
 // are reconciled, never repeated), the maintenance calendar, the pause
 // switch, the admin operations, and the remediation gauges.
+import { dirname } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/catalogue.js';
@@ -229,6 +230,8 @@ export class RemediationRunner {
   // ---- the failover member loops' control plane ----------------------------
 
   isPaused(): boolean { return this.pause.paused; }
+  /** Where the open journal is; undefined while none is open (a reload may still choose its directory). */
+  journalDir(): string | undefined { return this.journal ? dirname(this.journal.path) : undefined; }
   isDryRun(): boolean { return this.settings?.dryRun ?? false; }
 
   /** Journals a member loop's write; false when the journal is not open or the write failed. */

@@ -36,6 +36,7 @@ export function statusDocument(view: AgentView, opts: DocumentOptions = {}): Sta
     readiness: view.status.readiness(),
     liveness: view.livenessProblems(),
     reloadFailed: info.lastReload.ok ? undefined : { problems: info.lastReload.problems.length },
+    restartNeeded: info.lastReload.restartNeeded,
     breakersOpen: Object.entries(remediation?.rules ?? {}).filter(([, r]) => r.breaker.open).map(([name]) => name).sort(),
   });
   const reload = info.lastReload;

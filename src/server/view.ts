@@ -8,7 +8,11 @@ export interface ReloadOutcome {
   readonly ok: boolean;
   readonly problems?: readonly ConfigProblem[];
   readonly added?: readonly string[];
+  /** Probes whose settings changed: restarted with the new ones, health and history kept. */
+  readonly changed?: readonly string[];
   readonly removed?: readonly string[];
+  /** What this reload did not apply and why (most need a restart); empty when it applied everything. */
+  readonly restart_needed?: readonly string[];
 }
 
 export interface AgentInfo {

@@ -12,6 +12,8 @@ export interface VerdictInput {
   readonly reloadFailed: { readonly problems: number } | undefined;
   /** Rules whose breaker is open. */
   readonly breakersOpen: readonly string[];
+  /** What the last reload could not apply (most need a restart). */
+  readonly restartNeeded?: readonly string[];
 }
 
 const MAX_NAMED = 5;
@@ -36,6 +38,7 @@ export function verdictOf(input: VerdictInput): VerdictDoc {
   if (input.breakersOpen.length) problems.push(`breaker open (remediation stopped acting): ${names(input.breakersOpen)}`);
   if (warning.length) problems.push(`${plural(warning.length, 'probe')} failing, not yet critical: ${names(warning)}`);
   if (input.reloadFailed) problems.push(`the last config reload failed (${plural(input.reloadFailed.problems, 'problem')}); the previous config keeps running`);
+  for (const r of input.restartNeeded ?? []) problems.push(`not applied by the last reload: ${r}`);
   const ready = critical.length === 0;
   const level: VerdictLevel = !ready || input.liveness.length > 0 ? 'critical' : problems.length > 0 ? 'warning' : 'ok';
   const waiting = unknown.length ? `; ${plural(unknown.length, 'probe')} not run yet` : '';
