@@ -29,7 +29,7 @@ const ALLOWED_METRICS = new Set([
   'vigil_probe_duration_seconds_bucket', 'vigil_probe_duration_seconds_sum', 'vigil_probe_duration_seconds_count',
   'vigil_probe_runs_total', 'vigil_probe_failures_total', 'vigil_probe_consecutive_failures',
   'vigil_probe_state', 'vigil_probe_last_run_timestamp_seconds', 'vigil_probe_skipped_total',
-  'vigil_probe_last_failure_info',
+  'vigil_probe_last_failure_info', 'vigil_probe_state_changes_total',
   'vigil_http_status_code', 'vigil_tls_cert_expiry_timestamp_seconds',
   'vigil_disk_avail_bytes', 'vigil_disk_size_bytes', 'vigil_disk_inodes_free_ratio', 'vigil_disk_readonly',
   'vigil_mysql_replication_lag_seconds', 'vigil_mysql_replica_io_running', 'vigil_mysql_replica_sql_running',
@@ -197,7 +197,7 @@ test('the required alerts exist', () => {
   for (const n of ['VigilProbeCritical', 'VigilAgentDown', 'VigilConfigReloadFailed', 'VigilRemediationFailed',
     'VigilRemediationBreakerOpen', 'VigilRemediationPausedTooLong', 'VigilReplicationLagHigh',
     'VigilReplicationStopped', 'VigilDiskFillingUp', 'VigilDiskAlmostFull', 'VigilTLSCertExpiringSoon',
-    'VigilMySQLPromotionPerformed']) {
+    'VigilMySQLPromotionPerformed', 'VigilProbeFlapping']) {
     assert.ok(names.includes(n), `missing alert ${n}`);
   }
   const exprOf = (n: string) => alertRules().filter((r) => r.alert === n).map((r) => r.expr).join('\n');
