@@ -17,6 +17,7 @@ export const OBSERVATION_GAUGES = {
   db_connect_duration_seconds: { help: 'Time the last run spent connecting to the database.', labels: [] },
   db_query_duration_seconds: { help: 'Time the last run spent on its query.', labels: [] },
   mysql_replication_lag_seconds: { help: 'Replication lag by source (heartbeat|seconds_behind); NaN when unknown.', labels: ['channel', 'source'] },
+  mysql_replication_max_lag_seconds: { help: 'The probe\'s max_lag: lag above it fails the probe; VigilReplicationLagHigh and the dashboards compare with it (absent without max_lag).', labels: [] },
   mysql_replica_io_running: { help: '1 when the replica IO thread is running.', labels: ['channel'] },
   mysql_replica_sql_running: { help: '1 when the replica SQL thread is running.', labels: ['channel'] },
   mysql_replica_last_errno: { help: 'Last_IO_Errno / Last_SQL_Errno of the replica (0 = none).', labels: ['channel', 'thread'] },
