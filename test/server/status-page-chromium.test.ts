@@ -37,10 +37,12 @@ before(async () => {
   state_dir: ${work.dir}/state
   startup_grace: 0s
 probes:
-  - { name: web, type: http, url: "${web.origin}/health", interval: 200ms }
+  - { name: web, type: http, url: "${web.origin}/health", interval: 1s, timeout: 900ms }
   - { name: db-port, type: tcp, address: "127.0.0.1:${refused}", interval: 200ms, failures_before_critical: 2 }
   - { name: upstream, type: http, url: "http://127.0.0.1:${hostilePort}/", interval: 200ms, failures_before_critical: 1 }
   - { name: cache, type: tcp, address: "127.0.0.1:${refused}", interval: 200ms, failures_before_warning: 1, failures_before_critical: 100000 }
+  - { name: root, type: disk, path: /, interval: 1s }
+  - { name: web-port, type: tcp, address: "127.0.0.1:${web.port}", interval: 1s, timeout: 900ms }
 remediations:
   - name: restart-db
     when: { probe: db-port, state: critical }
@@ -65,7 +67,8 @@ groups:
     const s = (await agent.get('/status')).json();
     const r = s.remediation.rules;
     return r['restart-db'].breaker.open && r['page-upstream'].last_decision?.reason === 'not_corroborated'
-      && s.probes.cache.state === 'warning' && s.probes.web.state === 'passing' && s.groups?.groups['web-vip'].role === 'active';
+      && s.probes.cache.state === 'warning' && ['web', 'root', 'web-port'].every((p) => s.probes[p].state === 'passing')
+      && s.groups?.groups['web-vip'].role === 'active';
   }, { timeoutMs: 20_000, intervalMs: 100 });
 });
 
@@ -117,8 +120,9 @@ test('Chromium renders the page: verdict first, failing probes first, a blocked 
 
   // Problems first: critical (most failures first), then warning, then passing.
   const order = [...dom.matchAll(/<tr class="(\w+)" id="probe-([\w-]+)"/g)].map((m) => `${m[2]}:${m[1]}`);
-  assert.equal(order.length, 4, order.join(' '));
-  assert.deepEqual(order.slice(2), ['cache:warning', 'web:passing']);
+  assert.equal(order.length, 6, order.join(' '));
+  assert.deepEqual(order.slice(2), ['cache:warning', 'root:passing', 'web:passing', 'web-port:passing']);
+  assert.match(text(section(dom, 'probe-root')), /\/: \d+ bytes \([\d.]+ [KMGT]iB\) of \d+ bytes \([\d.]+ [KMGT]iB\) available/, 'disk sizes for people too');
   assert.deepEqual(order.slice(0, 2).map((o) => o.split(':')[1]), ['critical', 'critical']);
   assert.match(text(section(dom, 'probe-db-port')), /connect_refused: connect to 127\.0\.0\.1:\d+/);
   assert.match(section(dom, 'probe-db-port'), /class="strip"[^>]*><span class="s-fail">✕+<\/span>/);
