@@ -41,7 +41,7 @@ function refused(a: Answer, target: Target): CliError {
   const code = typeof body.code === 'string' ? body.code : `HTTP ${a.status}`;
   const message = typeof body.message === 'string' ? body.message : a.text.slice(0, 200);
   if (a.status === 401) {
-    return new CliError('VIGIL_E_ADMIN_REFUSED', `${code}: the agent at ${target.url} refused the token; is it the same file the running agent read at its start (a changed token file needs a restart)?`, 1);
+    return new CliError('VIGIL_E_ADMIN_REFUSED', `${code}: the agent at ${target.url} refused the token; is it the one the agent read at its last start or reload (after rewriting the token file, reload it: kill -HUP)?`, 1);
   }
   return new CliError('VIGIL_E_ADMIN_REFUSED', `${code}: ${message}`, 1);
 }

@@ -110,7 +110,7 @@ test('errors say what to do: an unknown rule, a wrong token, an unreadable token
   writeFileSync(other, `agent:\n  listen: ${a.url.slice(7)}\nadmin:\n  listen: ${a.adminUrl.slice(7)}\n  token_file: ${join(a.dir, 'wrong.token')}\nprobes: []\n`);
   const wrong = await runVigil(['pause', '--config', other]);
   assert.equal(wrong.code, 1);
-  assert.match(wrong.stderr, /^vigil pause: VIGIL_E_ADMIN_REFUSED: VIGIL_E_ADMIN_UNAUTHORIZED: the agent at http:\/\/127\.0\.0\.1:\d+ refused the token; is it the same file the running agent read at its start \(a changed token file needs a restart\)\?\n$/);
+  assert.match(wrong.stderr, /^vigil pause: VIGIL_E_ADMIN_REFUSED: VIGIL_E_ADMIN_UNAUTHORIZED: the agent at http:\/\/127\.0\.0\.1:\d+ refused the token; is it the one the agent read at its last start or reload \(after rewriting the token file, reload it: kill -HUP\)\?\n$/);
   assert.equal((await a.status()).remediation.paused.paused, false, 'and nothing changed');
 
   writeFileSync(other, `admin:\n  token_file: ${join(a.dir, 'missing.token')}\nprobes: []\n`);
