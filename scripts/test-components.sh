@@ -14,7 +14,7 @@ SUDO=""
 need=(
   promtool:prometheus prometheus:prometheus prometheus-alertmanager:prometheus-alertmanager amtool:prometheus-alertmanager
   mariadbd:mariadb-server mariadb-install-db:mariadb-server pt-heartbeat:percona-toolkit
-  pg_ctlcluster:postgresql etcd:etcd-server etcdctl:etcd-client haproxy:haproxy
+  pg_ctlcluster:postgresql etcd:etcd-server etcdctl:etcd-client haproxy:haproxy chromium:chromium
   /lib/systemd/systemd:systemd systemd-notify:systemd systemd-analyze:systemd dbus-daemon:dbus-user-session
   openssl:openssl unshare:util-linux setpriv:util-linux dpkg-deb:dpkg
 )

@@ -1,6 +1,5 @@
 // Wires everything together. No module-level state: one Agent object owns
 // the registry, scheduler, status and server, so tests can run several.
-import { isDeepStrictEqual } from 'node:util';
 import { Registry } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -29,6 +28,7 @@ import type { Etcd3 } from 'etcd3';
 import { createEtcdClient, describeEtcd, memberName } from './coordination/etcd-client.js';
 import { createGroups } from './groups/wiring.js';
 import type { Groups } from './groups/groups.js';
+import { restartNeeded } from './restart-needed.js';
 import { Listener } from './server/listener.js';
 import { listenerSettings, type ListenerSettings } from './config/listener.js';
 import type { WebConfig } from './config/web-config.js';
@@ -67,7 +67,11 @@ export class Agent implements AgentView {
   private adminListener: Listener | undefined;
   private config: VigilConfig;
   private readonly startedAt = Date.now();
-  private lastReload: { ok: boolean; at: number; problems: readonly ConfigProblem[] } = { ok: true, at: Date.now(), problems: [] };
+  private lastReload: { ok: boolean; at: number; problems: readonly ConfigProblem[]; restartNeeded?: readonly string[] } = { ok: true, at: Date.now(), problems: [] };
+  /** What the agent started with, for the reload's "needs a restart" (restart-needed.ts). */
+  private readonly started: VigilConfig;
+  /** host:port the admin API listens on as configured now (undefined: off). */
+  private adminListen: string | undefined;
   private reloading: Promise<ReloadOutcome> | undefined;
   readonly remediation: RemediationRunner;
   private admin: FastifyInstance | undefined;
@@ -84,6 +88,7 @@ export class Agent implements AgentView {
 
   constructor(private readonly opts: AgentOptions) {
     this.config = opts.config;
+    this.started = opts.config;
     this.metrics = createMetrics(this.registry, { version: opts.version });
     this.probeMetrics = new ProbeMetrics(this.metrics);
     this.scheduler = new Scheduler({
@@ -171,11 +176,48 @@ export class Agent implements AgentView {
     }
     const exposed = cfg.token_file ? tokenFileWarning(cfg.token_file) : undefined;
     if (exposed) this.opts.logger.warn(exposed);
-    this.adminListener = new Listener(cfg.listener, { name: 'admin', logger: this.opts.logger, metrics: this.metrics.listener, basicAuth: false });
-    this.admin = buildAdminApp(this.remediation, () => this.config.admin?.token, this.opts.logger, this.failover, this.adminListener, this.groups);
-    this.adminAddress = this.adminListener.url(await this.admin.listen({ host: cfg.listen.host, port: cfg.listen.port }));
+    const listener = new Listener(cfg.listener, { name: 'admin', logger: this.opts.logger, metrics: this.metrics.listener, basicAuth: false });
+    const admin = buildAdminApp(this.remediation, () => this.config.admin?.token, this.opts.logger, this.failover, listener, this.groups);
+    try {
+      this.adminAddress = listener.url(await admin.listen({ host: cfg.listen.host, port: cfg.listen.port }));
+    } catch (err) {
+      await admin.close();
+      throw err;
+    }
+    this.adminListener = listener;
+    this.admin = admin;
+    this.adminListen = `${cfg.listen.host}:${cfg.listen.port}`;
     this.remediation.adminAddress = this.adminAddress;
     this.opts.logger.info({ address: this.adminAddress }, 'admin API listening');
+  }
+
+  /**
+   * A reload's admin: applied at once. The token is read through the config
+   * on every request, so a new token_file needs nothing here; a listener
+   * added, moved or removed is started, moved or stopped. Returns why not, when it could not.
+   */
+  private async applyAdmin(): Promise<string | undefined> {
+    const cfg = this.config.admin;
+    const want = cfg?.token ? `${cfg.listen.host}:${cfg.listen.port}` : undefined;
+    if (want === this.adminListen) return undefined;
+    if (this.admin) {
+      await this.admin.close();
+      this.opts.logger.warn({ address: this.adminAddress }, want ? 'admin API moving to a new admin.listen' : 'admin API stopped: admin.token_file is no longer set');
+      this.admin = undefined;
+      this.adminListener = undefined;
+      this.adminListen = undefined;
+      this.adminAddress = undefined;
+      this.remediation.adminAddress = undefined;
+    }
+    if (!want) return undefined;
+    try {
+      await this.startAdmin();
+      return undefined;
+    } catch (err) {
+      const why = `admin.listen ${want}: cannot listen (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); the admin API is off until that is fixed and the config reloaded`;
+      this.opts.logger.error(why);
+      return why;
+    }
   }
 
   async stop(): Promise<void> {
@@ -218,26 +260,26 @@ export class Agent implements AgentView {
       this.opts.logger.error({ file: this.opts.configFile, problems: loaded.problems }, 'config reload failed; the previous config keeps running');
       return { ok: false, problems: loaded.problems };
     }
-    const prevListen = this.config.agent.listen;
     const next = loaded.config;
-    const { added, removed } = await this.applyProbes(next);
-    if (!isDeepStrictEqual(this.config.coordination, next.coordination)) {
-      this.opts.logger.warn('coordination changed: takes effect after a restart');
-    }
+    const pending = restartNeeded({
+      listen: this.opts.listenOverride ? undefined : this.started.agent.listen, coordination: this.started.coordination,
+      coordinates: this.etcd !== undefined, journalDir: this.remediation.journalDir(),
+    }, next);
+    const { added, changed, removed } = await this.applyProbes(next);
     await this.failover?.apply(clusterSettings(next));
     if (this.groups) await this.groups.apply(next.groups);
-    else if (next.groups.length > 0) this.opts.logger.warn('groups need `coordination:`, which takes effect after a restart');
     if (this.fleets) await this.fleets.apply(fleetsOf(next));
-    else if (fleetsOf(next).length > 0) this.opts.logger.warn('fleets need `coordination:`, which takes effect after a restart; their rules refuse until then (lock_unavailable)');
+    // Only when the file changed it: a caller's own logger level stays otherwise.
+    if (next.agent.log_level !== this.config.agent.log_level) this.opts.logger.level = next.agent.log_level;
     this.config = next;
     this.remediation.apply(next);
+    const adminProblem = await this.applyAdmin();
     this.applyListeners(next);
-    this.markReload(true, []);
-    if (!this.opts.listenOverride && (prevListen.host !== next.agent.listen.host || prevListen.port !== next.agent.listen.port)) {
-      this.opts.logger.warn({ listen: `${next.agent.listen.host}:${next.agent.listen.port}` }, 'agent.listen changed: takes effect after a restart');
-    }
-    this.opts.logger.info({ added, removed }, 'config reloaded');
-    return { ok: true, added, removed };
+    const restart_needed = adminProblem ? [...pending, adminProblem] : pending;
+    this.markReload(true, [], restart_needed);
+    for (const r of pending) this.opts.logger.warn({ restart_needed: r }, `config reloaded, but not all of it: ${r}`);
+    this.opts.logger.info({ added, changed, removed, restart_needed }, 'config reloaded');
+    return { ok: true, added, changed, removed, restart_needed };
   }
 
   /** The main listener's settings: agent.*, with `--web.config.file` in place of agent.web_config_file. */
@@ -254,14 +296,14 @@ export class Agent implements AgentView {
     }
   }
 
-  private markReload(ok: boolean, problems: readonly ConfigProblem[]): void {
+  private markReload(ok: boolean, problems: readonly ConfigProblem[], restartNeeded: readonly string[] = []): void {
     const at = Date.now();
-    this.lastReload = ok ? { ok, at, problems } : { ok, at: this.lastReload.at, problems };
+    this.lastReload = ok ? { ok, at, problems, restartNeeded } : { ...this.lastReload, ok, problems };
     this.metrics.agent.reloadOk.set(ok ? 1 : 0);
     if (ok) this.metrics.agent.reloadOkTime.set(at / 1000);
   }
 
-  private async applyProbes(config: VigilConfig): Promise<{ added: string[]; removed: string[] }> {
+  private async applyProbes(config: VigilConfig): Promise<{ added: string[]; changed: string[]; removed: string[] }> {
     const wanted = config.probes.map((p) => ({ cfg: p as CommonProbeConfig, fingerprint: fingerprint(p) }));
     for (const p of config.probes) {
       this.status.ensure(p.name, p.type, p);
@@ -272,7 +314,7 @@ export class Agent implements AgentView {
       if (!config.probes.some((p) => p.name === r.name && p.type === r.type)) this.probeMetrics.remove(r.name, r.type);
       if (!config.probes.some((p) => p.name === r.name)) this.status.remove(r.name);
     }
-    return { added: res.added, removed: res.removed.map((r) => r.name) };
+    return { added: res.added, changed: res.changed, removed: res.removed.map((r) => r.name) };
   }
 
   private createProbe(cfg: ProbeConfig): Probe {

@@ -13,6 +13,22 @@ import { describeEnd, runCommand, type CommandResult } from './run-command.js';
 const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const argv = () => z.array(z.string().min(1, 'must not be empty')).min(1, 'needs at least the program, e.g. [/usr/local/bin/switch-dns, --to, standby]');
 
+/** Lines of a failed run's output that go into its one-line detail (the journal keeps it all). */
+const TAIL_LINES = 3;
+const TAIL_CHARS = 300;
+
+/**
+ * The last lines a failed runbook printed, on one line: the reason an
+ * operator looks for is nearly always at the end of stderr, and the detail is
+ * what the log line and /status show (the full output is only journalled).
+ */
+export function outputTail(output: string): string | undefined {
+  const lines = output.split('\n').map((l) => l.trim()).filter(Boolean).slice(-TAIL_LINES);
+  if (lines.length === 0) return undefined;
+  const text = lines.join(' | ');
+  return text.length > TAIL_CHARS ? `…${text.slice(-(TAIL_CHARS - 1))}` : text;
+}
+
 function outputText(r: CommandResult): string | undefined {
   if (!r.output && !r.truncatedBytes) return undefined;
   return r.truncatedBytes ? `[${r.truncatedBytes} earlier bytes dropped]\n${r.output}` : r.output;
@@ -70,9 +86,10 @@ export const execAction = defineAction({
       async execute(ctx) {
         const r = await run(cfg.command, ctx, 'execute');
         const ok = r.code === 0 && !r.timedOut;
+        const tail = ok ? undefined : outputTail(r.output);
         return {
           outcome: ok ? 'succeeded' : 'failed',
-          detail: `${describeEnd(basename(program), r, cfg.timeout)} after ${formatDuration(r.durationMs) || '0ms'}`,
+          detail: `${describeEnd(basename(program), r, cfg.timeout)} after ${formatDuration(r.durationMs) || '0ms'}${tail ? `: ${tail}` : ''}`,
           output: outputText(r),
         };
       },

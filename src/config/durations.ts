@@ -44,3 +44,16 @@ export function parseSize(input: string | number): number | undefined {
   if (!m) return undefined;
   return Math.floor(Number(m[1]) * SIZE_UNITS[m[2] ?? '']);
 }
+
+const BINARY_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'] as const;
+
+/** A byte count as people read it: "1.5 GiB", "512 MiB", "900 B" (three significant digits at most). */
+export function formatSize(bytes: number): string {
+  if (!Number.isFinite(bytes) || bytes < 0) return String(bytes);
+  let v = bytes;
+  let i = 0;
+  while (v >= 1024 && i < BINARY_UNITS.length - 1) { v /= 1024; i++; }
+  if (i === 0) return `${bytes} B`;
+  const text = v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
+  return `${text.replace(/\.?0+$/, '')} ${BINARY_UNITS[i]}`;
+}

@@ -1,6 +1,7 @@
 // Reads vigil.yaml, validates it, and reports every problem with its YAML
 // path and line. Nothing here throws for bad input: callers get a list.
 import { readFile, stat } from 'node:fs/promises';
+import { z } from 'zod';
 import { buildConfigSchema, type VigilConfig } from './schema.js';
 import { MAX_CONFIG_BYTES, parseYamlWith, tooLarge, type ConfigProblem } from './yaml.js';
 import type { SchemaContext } from '../probes/definition.js';
@@ -45,3 +46,15 @@ export function parseConfigText(text: string, opts: LoadOptions): LoadResult {
   return r.ok ? { ok: true, config: r.value } : r;
 }
 
+
+/**
+ * The config's YAML as a plain value, with every check that does not need the
+ * schema (size, nesting, syntax, keys, aliases): the CLI reads an agent's
+ * coordination and admin keys from it without building the whole schema.
+ */
+export function parseYamlText(text: string): { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly problems: readonly ConfigProblem[] } {
+  return parseYamlWith(text, z.unknown(), {
+    empty: 'config file is empty: it needs at least a `probes:` list (see examples/vigil.yaml)',
+    notMapping: 'the top level must be a mapping with keys like agent: and probes:',
+  });
+}

@@ -45,12 +45,10 @@ export function parseYamlWith<S extends z.ZodTypeAny>(text: string, schema: S, s
   // logLevel error: the library reports through doc.errors, never by printing a warning next to check-config's output.
   // uniqueKeys off: its check compares each key with every earlier one (40 000 keys took minutes); duplicateKeys does it in one pass.
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false, logLevel: 'error' });
-  const syntax = [
-    // prettyErrors is off, so linePos is not filled in: the line comes from the offset.
-    ...doc.errors.map((e) => ({ path: '', line: lineCounter.linePos(e.pos[0]).line, message: `YAML syntax error: ${e.message.split('\n')[0]}` })),
-    ...duplicateKeys(doc, lineCounter),
-  ];
-  if (syntax.length > 0) return { ok: false, problems: syntax.sort((a, b) => a.line - b.line) };
+  if (doc.errors.length > 0) return { ok: false, problems: [firstSyntaxError(doc, lineCounter)] };
+  // Duplicate keys do not confuse the parser about the rest: each is its own problem.
+  const duplicates = duplicateKeys(doc, lineCounter);
+  if (duplicates.length > 0) return { ok: false, problems: duplicates.sort((a, b) => a.line - b.line) };
   // Only comments, blank lines or a bare `---`: no document at all. (Asked of the
   // parser rather than a regular expression, which backtracked exponentially
   // on a long comment header.)
@@ -73,6 +71,24 @@ export function parseYamlWith<S extends z.ZodTypeAny>(text: string, schema: S, s
   const parsed = schema.safeParse(js);
   if (parsed.success) return { ok: true, value: parsed.data as z.output<S> };
   return { ok: false, problems: zodProblems(parsed.error, doc, lineCounter) };
+}
+
+/** What a syntax error means when the yaml library's words do not say what to do. */
+const SYNTAX_HINTS: Readonly<Record<string, string>> = {
+  TAB_AS_INDENT: 'indent with spaces, not tabs',
+};
+
+/**
+ * The first syntax error only: after one, the parser's view of the rest is
+ * off (a tab in one line gave 46 more "errors", none of them real), so what
+ * follows is not worth reading until this one is fixed.
+ */
+function firstSyntaxError(doc: Document, lc: LineCounter): ConfigProblem {
+  const first = [...doc.errors].sort((a, b) => a.pos[0] - b.pos[0])[0];
+  const hint = SYNTAX_HINTS[first.code];
+  const more = doc.errors.length > 1 ? '; the lines after it are not checked until it is fixed' : '';
+  // prettyErrors is off, so linePos is not filled in: the line comes from the offset.
+  return { path: '', line: lc.linePos(first.pos[0]).line, message: `YAML syntax error: ${first.message.split('\n')[0]}${hint ? ` (${hint})` : ''}${more}` };
 }
 
 /** The yaml library throws (instead of reporting) for aliases it cannot or will not resolve: say which, where. */

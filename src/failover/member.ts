@@ -19,6 +19,7 @@ import { runFenceHook } from './hooks.js';
 import type { LocalServer, Measurement } from '../mysql/local-server.js';
 import { memberViewSchema, type MemberView } from './view.js';
 import { Roster } from './roster.js';
+import { clusterRows } from './cluster-table.js';
 import type { FailoverDeps } from './deps.js';
 import type { FailoverSettings } from './settings.js';
 
@@ -294,6 +295,7 @@ export class ClusterMember {
         gtid_received: v.gtid_received, gtid_applied: v.gtid_applied, gtid_binlog: v.gtid_binlog, lag_seconds: v.lag_seconds,
         lag_measured_at: v.lag_measured_at ? new Date(v.lag_measured_at).toISOString() : null,
       } : null,
+      members: snap ? clusterRows(snap) : [],
       errant: this.errant ? { transactions: this.errant.text, count: this.errant.count } : null,
       identity_conflict: this.identity.conflict() ?? null,
       recovery_block: block ? { ...block, until: new Date(block.until).toISOString(), active: blockActive(block, this.deps.now()) } : null,

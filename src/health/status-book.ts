@@ -7,6 +7,7 @@
 // steady probe allocates nothing here that outlives its run.
 import type { FailureReason, ProbeResult } from '../probes/types.js';
 import { INITIAL_HEALTH, nextHealth, type Health, type Thresholds } from './tracker.js';
+import { IsoTimes } from './iso-time.js';
 
 export interface HistoryEntry {
   readonly time: string;
@@ -33,6 +34,8 @@ export interface ProbeStatus {
   readonly lastChange?: string;
   readonly successes: readonly HistoryEntry[];
   readonly failures: readonly HistoryEntry[];
+  /** Newest first, at most the limit asked of all(); only when a limit was asked. */
+  readonly recent?: readonly HistoryEntry[];
 }
 
 export const HISTORY_SUCCESSES = 10;
@@ -61,16 +64,26 @@ class RunRing {
     return s;
   }
 
+  get size(): number {
+    return this.slots.length;
+  }
+
+  /** The i-th newest run (0 = newest), unformatted. */
+  newest(i: number): RunRecord {
+    const n = this.slots.length;
+    return this.slots[(((this.next - 1 - i) % n) + n) % n];
+  }
+
   /** Oldest first. */
-  entries(): HistoryEntry[] {
+  entries(iso: IsoTimes): HistoryEntry[] {
     const full = this.slots.length === this.capacity;
     const ordered = full ? [...this.slots.slice(this.next), ...this.slots.slice(0, this.next)] : this.slots;
-    return ordered.map(toEntry);
+    return ordered.map((s) => toEntry(s, iso));
   }
 }
 
-function toEntry(s: RunRecord): HistoryEntry {
-  return { time: new Date(s.at).toISOString(), ok: s.ok, reason: s.reason, message: s.message, duration_seconds: Number(s.durationSeconds.toFixed(6)) };
+function toEntry(s: RunRecord, iso: IsoTimes): HistoryEntry {
+  return { time: iso.format(s.at), ok: s.ok, reason: s.reason, message: s.message, duration_seconds: Math.round(s.durationSeconds * 1e6) / 1e6 };
 }
 
 interface Book {
@@ -86,6 +99,7 @@ interface Book {
 
 export class StatusBook {
   private readonly probes = new Map<string, Book>();
+  private readonly iso = new IsoTimes();
 
   /** Registers a probe; keeps its health and history when it already exists (reload). */
   ensure(name: string, type: string, thresholds: Thresholds): void {
@@ -121,11 +135,18 @@ export class StatusBook {
   /** The /status view of one probe. */
   get(name: string): ProbeStatus | undefined {
     const p = this.probes.get(name);
-    return p && view(p);
+    return p && view(p, this.iso);
   }
 
-  all(): ProbeStatus[] {
-    return [...this.probes.values()].map(view);
+  /**
+   * Every probe's view. With `recentLimit`, each view also carries its newest
+   * runs (both kinds merged) and only those are formatted: the status page
+   * shows 20 of 60 per probe, and formatting times is most of the cost.
+   */
+  all(recentLimit?: number): ProbeStatus[] {
+    const out: ProbeStatus[] = [];
+    for (const p of this.probes.values()) out.push(recentLimit === undefined ? view(p, this.iso) : { ...viewHead(p, this.iso), recent: newest(p, recentLimit, this.iso) });
+    return out;
   }
 
   critical(): string[] {
@@ -144,11 +165,28 @@ export class StatusBook {
   }
 }
 
-function view(p: Book): ProbeStatus {
+function viewHead(p: Book, iso: IsoTimes): Omit<ProbeStatus, 'successes' | 'failures'> & { successes: []; failures: [] } {
   return {
     name: p.name, type: p.type, health: p.health,
-    lastResult: p.last && toEntry(p.last),
-    lastChange: p.lastChangeAt === undefined ? undefined : new Date(p.lastChangeAt).toISOString(),
-    successes: p.successes.entries(), failures: p.failures.entries(),
+    lastResult: p.last && toEntry(p.last, iso),
+    lastChange: p.lastChangeAt === undefined ? undefined : iso.format(p.lastChangeAt),
+    successes: [], failures: [],
   };
+}
+
+function view(p: Book, iso: IsoTimes): ProbeStatus {
+  return { ...viewHead(p, iso), successes: p.successes.entries(iso), failures: p.failures.entries(iso) };
+}
+
+/** The newest `limit` runs of both rings, newest first: a merge from their newest ends (each ring is in time order). */
+function newest(p: Book, limit: number, iso: IsoTimes): HistoryEntry[] {
+  const out: HistoryEntry[] = [];
+  let f = 0;
+  let s = 0;
+  while (out.length < limit && (f < p.failures.size || s < p.successes.size)) {
+    const fr = f < p.failures.size ? p.failures.newest(f) : undefined;
+    const sr = s < p.successes.size ? p.successes.newest(s) : undefined;
+    if (sr === undefined || (fr !== undefined && fr.at >= sr.at)) { out.push(toEntry(fr!, iso)); f++; } else { out.push(toEntry(sr, iso)); s++; }
+  }
+  return out;
 }

@@ -17,6 +17,7 @@ export const OBSERVATION_GAUGES = {
   db_connect_duration_seconds: { help: 'Time the last run spent connecting to the database.', labels: [] },
   db_query_duration_seconds: { help: 'Time the last run spent on its query.', labels: [] },
   mysql_replication_lag_seconds: { help: 'Replication lag by source (heartbeat|seconds_behind); NaN when unknown.', labels: ['channel', 'source'] },
+  mysql_replication_max_lag_seconds: { help: 'The probe\'s max_lag: lag above it fails the probe; VigilReplicationLagHigh and the dashboards compare with it (absent without max_lag).', labels: [] },
   mysql_replica_io_running: { help: '1 when the replica IO thread is running.', labels: ['channel'] },
   mysql_replica_sql_running: { help: '1 when the replica SQL thread is running.', labels: ['channel'] },
   mysql_replica_last_errno: { help: 'Last_IO_Errno / Last_SQL_Errno of the replica (0 = none).', labels: ['channel', 'thread'] },
@@ -39,6 +40,8 @@ export type ObservationName = keyof typeof OBSERVATION_GAUGES;
 
 export const HEALTH_STATES = ['unknown', 'passing', 'warning', 'critical'] as const;
 export type HealthState = (typeof HEALTH_STATES)[number];
+/** The states a probe can change to (unknown is only where it starts). */
+export const CHANGE_TARGETS = ['passing', 'warning', 'critical'] as const;
 
 export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -66,6 +69,8 @@ export function createMetrics(registry: Registry, build: { version: string }) {
     lastRun: new FastGauge({ name: 'vigil_probe_last_run_timestamp_seconds', help: 'Unix time the last run finished.', labelNames: ['probe'] }),
     skipped: new FastCounter({ name: 'vigil_probe_skipped_total', help: 'Scheduled runs skipped because the previous run had not returned.', labelNames: ['probe'] }),
     lastFailureInfo: new FastGauge({ name: 'vigil_probe_last_failure_info', help: '1 with the reason of the current failure; absent while the last run succeeded.', labelNames: ['probe', 'type', 'reason'] }),
+    // A probe that flaps between passing and warning never turns critical and never alerts without this.
+    stateChanges: new FastCounter({ name: 'vigil_probe_state_changes_total', help: 'Health state changes of the probe by the state it changed to (passing|warning|critical).', labelNames: ['probe', 'to'] }),
   };
 
   const observations = Object.fromEntries(

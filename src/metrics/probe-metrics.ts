@@ -8,7 +8,7 @@
 // recording a result is field writes, with no label lookup and nothing
 // allocated that outlives the call.
 import { FAILURE_REASONS, type ProbeResult } from '../probes/types.js';
-import { HEALTH_STATES, type Metrics, type ObservationName } from './catalogue.js';
+import { CHANGE_TARGETS, HEALTH_STATES, type Metrics, type ObservationName } from './catalogue.js';
 import type { HistogramSeries, ValueSeries } from './fast-family.js';
 import type { Health } from '../health/tracker.js';
 
@@ -27,6 +27,8 @@ interface ProbeSeries {
   readonly skipped: ValueSeries;
   /** One per HEALTH_STATES entry, in that order. */
   readonly states: readonly ValueSeries[];
+  /** State changes, one per CHANGE_TARGETS entry, in that order (at 0 from the start, so the first change is an increase). */
+  readonly changes: readonly ValueSeries[];
   /** Observation series by name and extra labels. */
   readonly observed: Map<string, Observed>;
   run: number;
@@ -53,6 +55,7 @@ export class ProbeMetrics {
       consecutiveFailures: p.consecutiveFailures.series({ probe }),
       skipped: p.skipped.series({ probe }),
       states: HEALTH_STATES.map((state) => p.state.series({ probe, state })),
+      changes: CHANGE_TARGETS.map((to) => p.stateChanges.series({ probe, to })),
       // A type change (reload) keeps the name-labelled series; its old observations go in remove().
       observed: cur?.observed ?? new Map(),
       run: 0,
@@ -80,6 +83,7 @@ export class ProbeMetrics {
       p.lastFailureInfo.set({ probe, type, reason }, 1);
     }
     s.lastFailureReason = reason;
+    this.countChange(s, health);
     this.setHealth(s, health);
     this.replaceObservations(probe, s, result);
   }
@@ -88,6 +92,17 @@ export class ProbeMetrics {
     const s = this.probes.get(probe);
     if (s) s.skipped.value++;
     else this.m.probe.skipped.inc({ probe });
+  }
+
+  /** Compares with the state series as they stand (before setHealth), so no extra field has to follow the state. */
+  private countChange(s: ProbeSeries, health: Health): void {
+    for (let i = 0; i < HEALTH_STATES.length; i++) {
+      if (s.states[i].value !== 1) continue;
+      if (HEALTH_STATES[i] === health.state) return;
+      break;
+    }
+    const to = CHANGE_TARGETS.indexOf(health.state as (typeof CHANGE_TARGETS)[number]);
+    if (to >= 0) s.changes[to].value++;
   }
 
   private setHealth(s: ProbeSeries, health: Health): void {
@@ -139,6 +154,7 @@ export class ProbeMetrics {
     this.probes.delete(probe);
     p.consecutiveFailures.remove({ probe });
     for (const state of HEALTH_STATES) p.state.remove({ probe, state });
+    for (const to of CHANGE_TARGETS) p.stateChanges.remove({ probe, to });
     p.lastRun.remove({ probe });
     p.skipped.remove({ probe });
   }

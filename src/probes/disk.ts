@@ -5,11 +5,14 @@ import { open, realpath, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ratio, size } from '../config/fields.js';
-import { formatDuration } from '../config/durations.js';
+import { formatDuration, formatSize } from '../config/durations.js';
 import { defineProbe } from './definition.js';
 import { mountFor, readMounts } from './mounts.js';
 import { fail, timed, whenAborted } from './outcome.js';
 import type { Observation, ProbeOutcome } from './types.js';
+
+/** Exact bytes for scripts and grep, the human size beside them for people: "83995492352 bytes (78.2 GiB)". */
+const bytes = (n: number) => `${n} bytes (${formatSize(n)})`;
 
 interface DiskFacts {
   avail: number; size: number; inodesFreeRatio: number; readOnly: boolean; mountPoint: string;
@@ -96,7 +99,7 @@ export const diskProbe = defineProbe({
         }
         const ratioAvail = facts.size > 0 ? facts.avail / facts.size : 0;
         if (cfg.min_avail_bytes !== undefined && facts.avail < cfg.min_avail_bytes) {
-          return fail('threshold', `${cfg.path}: ${facts.avail} bytes available, below min_avail_bytes ${cfg.min_avail_bytes}`, observations);
+          return fail('threshold', `${cfg.path}: ${bytes(facts.avail)} available, below min_avail_bytes ${bytes(cfg.min_avail_bytes)}`, observations);
         }
         if (cfg.min_avail_ratio !== undefined && ratioAvail < cfg.min_avail_ratio) {
           return fail('threshold', `${cfg.path}: ${(ratioAvail * 100).toFixed(1)}% available, below min_avail_ratio ${cfg.min_avail_ratio}`, observations);
@@ -104,7 +107,7 @@ export const diskProbe = defineProbe({
         if (cfg.min_inodes_free_ratio !== undefined && facts.inodesFreeRatio < cfg.min_inodes_free_ratio) {
           return fail('threshold', `${cfg.path}: ${(facts.inodesFreeRatio * 100).toFixed(1)}% inodes free, below min_inodes_free_ratio ${cfg.min_inodes_free_ratio}`, observations);
         }
-        return { ok: true, message: `${cfg.path}: ${facts.avail} of ${facts.size} bytes available (${(ratioAvail * 100).toFixed(1)}%)`, observations };
+        return { ok: true, message: `${cfg.path}: ${bytes(facts.avail)} of ${bytes(facts.size)} available (${(ratioAvail * 100).toFixed(1)}%)`, observations };
       }),
     };
   },

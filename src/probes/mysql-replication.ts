@@ -14,7 +14,7 @@ import { DEFAULT_CHANNEL, ReplicaStatusReader, type ReplicaStatus } from '../mys
 import { evaluateReplication, heartbeatLag, unknownObservations, type ChannelReading } from './mysql-replication-verdict.js';
 import { dbTimingObservations } from './db-timing.js';
 import { fail, timed } from './outcome.js';
-import type { ProbeOutcome } from './types.js';
+import type { Observation, ProbeOutcome } from './types.js';
 
 interface HeartbeatConfig extends HeartbeatTable { readonly server_id?: number }
 
@@ -47,6 +47,8 @@ export const mysqlReplicationProbe = defineProbe({
     const who = describeTarget(connector.target);
     const hb: HeartbeatConfig | undefined = cfg.heartbeat;
     const verdictCfg = { maxLagSeconds: cfg.max_lag === undefined ? undefined : cfg.max_lag / 1000, heartbeat: hb, onPrimary: cfg.on_primary };
+    // The line the probe fails at, exported so the alert and the dashboards draw the same one (one lag threshold, not three).
+    const limit: Observation[] = verdictCfg.maxLagSeconds === undefined ? [] : [{ name: 'mysql_replication_max_lag_seconds', value: verdictCfg.maxLagSeconds }];
     // Channels seen in the last good read: when the replica stops answering,
     // their series turn NaN instead of keeping the last (now false) values.
     let knownChannels: readonly string[] = [DEFAULT_CHANNEL];
@@ -69,7 +71,7 @@ export const mysqlReplicationProbe = defineProbe({
       type: 'mysql_replication',
       run: (signal) => timed(async (): Promise<ProbeOutcome> => {
         const res = await connector.run(signal, cfg.timeoutMs, read);
-        const timing = dbTimingObservations(res.timing);
+        const timing = [...limit, ...dbTimingObservations(res.timing)];
         if (!res.ok) {
           return fail(res.reason, `${res.phase === 'connect' ? 'connect' : 'replica status'} ${who}: ${res.message}`,
             [...timing, ...unknownObservations(knownChannels, hb !== undefined)]);

@@ -129,7 +129,7 @@ async function dryRun(host: ActHost, rule: LiveRule, final: Decision, trig: Trig
   const at = host.now();
   // A dry run still counts for cooldown and breaker (in dry-run mode), so it shows what the real one would do over time.
   host.setState(spec.name, prune(clearPrecheck(clearBusy(beginAction(host.getState(spec.name), {
-    id, startedAt: at, completedAt: at, outcome: 'dry_run', dryRun: true, forced: trig.forced,
+    id, startedAt: at, completedAt: at, outcome: 'dry_run', detail: final.detail, dryRun: true, forced: trig.forced,
   }))), at, host.retentionMs(spec)));
   host.decisions.record(spec.name, action.type, final, at);
   host.metrics.remediation.actions.inc({ rule: spec.name, action: action.type, outcome: 'dry_run' });
@@ -168,7 +168,7 @@ async function execute(host: ActHost, rule: LiveRule, decision: Decision, trig: 
     event: 'outcome', id, rule: name, action: action.type, outcome: res.outcome, detail: res.detail,
     output: res.output, duration_seconds: Number(((done - t0) / 1000).toFixed(3)),
   }).catch((err: Error) => host.logger.error({ rule: name, id, err: err.message }, 'cannot journal the outcome; the next start will reconcile this intent'));
-  host.setState(name, prune(clearBusy(completeAction(host.getState(name), id, res.outcome, done)), done, host.retentionMs(spec)));
+  host.setState(name, prune(clearBusy(completeAction(host.getState(name), id, res.outcome, done, res.detail)), done, host.retentionMs(spec)));
   host.metrics.remediation.actions.inc({ rule: name, action: action.type, outcome: res.outcome });
   host.metrics.remediation.lastAction.set({ rule: name }, done / 1000);
   const fields = { rule: name, action: action.type, target: action.target, id, outcome: res.outcome, detail: res.detail, duration_seconds: (done - t0) / 1000 };

@@ -8,6 +8,8 @@ import { dirname, join } from 'node:path';
 import { JOURNAL_VERSION, parseJournal, type JournalEntry, type JournalProblem, type JournalRecord } from './journal-format.js';
 
 export const JOURNAL_FILE = 'remediation-journal.jsonl';
+/** How many of the newest records /status shows. */
+export const RECENT_KEPT = 20;
 
 export interface JournalOptions {
   readonly dir: string;
@@ -29,6 +31,8 @@ export class Journal {
   private readonly now: () => number;
   readonly problems: JournalProblem[] = [];
   rotations = 0;
+  /** The newest records, for /status and the status page (the file is not re-read for them). */
+  private readonly latest: JournalRecord[] = [];
 
   constructor(private readonly opts: JournalOptions) {
     this.path = join(opts.dir, JOURNAL_FILE);
@@ -41,6 +45,7 @@ export class Journal {
     const text = await this.readJournal();
     const parsed = parseJournal(text, this.now());
     for (const p of parsed.problems) this.report(p);
+    for (const r of parsed.records.slice(-RECENT_KEPT)) this.latest.push(r);
     const fullLength = Buffer.byteLength(text);
     this.fh = await openAppendNoFollow(this.path);
     if (parsed.goodLength < fullLength) await this.fh.truncate(parsed.goodLength);
@@ -77,6 +82,8 @@ export class Journal {
       throw err;
     }
     this.size += line.length;
+    this.latest.push(record);
+    if (this.latest.length > RECENT_KEPT) this.latest.shift();
     if (this.size > Math.max(this.opts.maxBytes, this.floor * 2)) await this.compact().catch((err: Error) => {
       this.report({ kind: 'rotate_failed', detail: `cannot compact ${this.path}: ${err.message}`, time: new Date(this.now()).toISOString() });
     });
@@ -135,6 +142,11 @@ export class Journal {
     this.size = (await stat(this.path)).size;
     this.floor = this.size;
     this.rotations += 1;
+  }
+
+  /** The newest records, newest first (at most RECENT_KEPT). */
+  recent(): readonly JournalRecord[] {
+    return [...this.latest].reverse();
   }
 
   get sizeBytes(): number {

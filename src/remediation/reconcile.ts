@@ -52,7 +52,7 @@ export async function reconcilePending(pending: readonly PendingIntent[], host: 
     await host.journal.append({ event: 'outcome', id: intent.id, rule: intent.rule, action: intent.action, outcome: res.outcome, detail: res.detail })
       .catch((err: Error) => host.logger.error({ rule: intent.rule, id: intent.id, err: err.message }, 'cannot journal the reconciled outcome; it will be checked again on the next start'));
     left.set(intent.rule, (left.get(intent.rule) ?? 1) - 1);
-    const done = completeAction(host.getState(intent.rule), intent.id, res.outcome, intent.at);
+    const done = completeAction(host.getState(intent.rule), intent.id, res.outcome, intent.at, res.detail);
     host.setState(intent.rule, left.get(intent.rule) === 0 ? clearBusy(done) : done);
     // Names read back from the file become label values only when they are configured (a forged
     // or stale record must not create series).

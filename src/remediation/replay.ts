@@ -34,12 +34,12 @@ export function replay(records: readonly JournalRecord[]): Replayed {
         intents.delete(r.id);
         // A reconciled intent's cooldown counts from the intent: when it really ran is unknown.
         const at = r.outcome.startsWith('reconciled_') && intent ? intent.ts : r.ts;
-        if (intent) states.set(r.rule, completeAction(get(r.rule), r.id, r.outcome, at));
+        if (intent) states.set(r.rule, completeAction(get(r.rule), r.id, r.outcome, at, r.detail));
         else orphans.push({ id: r.id, rule: r.rule });
         break;
       }
       case 'dry_run':
-        states.set(r.rule, beginAction(get(r.rule), { id: r.id, startedAt: r.ts, completedAt: r.ts, outcome: 'dry_run', dryRun: true, forced: false }));
+        states.set(r.rule, beginAction(get(r.rule), { id: r.id, startedAt: r.ts, completedAt: r.ts, outcome: 'dry_run', detail: r.detail, dryRun: true, forced: false }));
         break;
       case 'breaker_reset':
         states.set(r.rule, resetBreaker(get(r.rule), r.ts));

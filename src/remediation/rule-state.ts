@@ -91,8 +91,8 @@ export function beginAction(state: RuleState, rec: ActionRecord): RuleState {
   return { ...state, actions };
 }
 
-export function completeAction(state: RuleState, id: string, outcome: ActionOutcome, completedAt: number): RuleState {
-  return { ...state, actions: state.actions.map((a) => (a.id === id ? { ...a, outcome, completedAt } : a)) };
+export function completeAction(state: RuleState, id: string, outcome: ActionOutcome, completedAt: number, detail?: string): RuleState {
+  return { ...state, actions: state.actions.map((a) => (a.id === id ? { ...a, outcome, completedAt, ...(detail === undefined ? {} : { detail }) } : a)) };
 }
 
 export function resetBreaker(state: RuleState, at: number): RuleState {

@@ -3,6 +3,7 @@
 // It owns the journal (state is rebuilt from it on start, interrupted intents
 // are reconciled, never repeated), the maintenance calendar, the pause
 // switch, the admin operations, and the remediation gauges.
+import { dirname } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/catalogue.js';
@@ -25,6 +26,8 @@ import type { FleetGate } from './fleet-gate.js';
 import { EMPTY_RULE_STATE, type OperatorHold, type Decision, type DecisionContext, type RuleSpec, type RuleState } from './types.js';
 
 export const JOURNAL_MAX_BYTES = 1024 * 1024;
+/** The outcomes vigil_remediation_actions_total counts (reconciled ones have their own counter). */
+const COUNTED_OUTCOMES = ['succeeded', 'failed', 'dry_run'] as const;
 
 export interface RunnerDeps {
   readonly logger: Logger;
@@ -148,14 +151,36 @@ export class RemediationRunner {
       const action: Action = old && isDeepStrictEqual(old.fingerprint, fingerprint)
         ? old.action : definition.create(fields, { logger: this.deps.logger.child({ rule: cfg.name }), env: this.deps.env }, settings);
       if (old && old.action !== action) this.retired.push(old.action);
+      if (old && old.action.type !== action.type) this.forgetCounters(cfg.name, old.action.type);
       next.set(cfg.name, { spec, action, fingerprint, order });
       this.seedRule(spec);
+      this.initCounters(cfg.name, action.type);
     });
-    for (const [name, old] of this.rules) if (!next.has(name)) { this.retired.push(old.action); this.deps.metrics.remediation.breakerOpen.remove({ rule: name }); }
+    for (const [name, old] of this.rules) {
+      if (next.has(name)) continue;
+      this.retired.push(old.action);
+      this.deps.metrics.remediation.breakerOpen.remove({ rule: name });
+      this.forgetCounters(name, old.action.type);
+    }
     this.rules = next;
     this.calendar.close();
     this.calendar = new MaintenanceCalendar(config.maintenance);
     this.refreshGauges();
+  }
+
+  /**
+   * A rule's action counters exist at 0 from the moment it is loaded:
+   * Prometheus's increase() cannot see a series that is born at 1, so the
+   * first failure after an agent start (or on a new Prometheus) would
+   * otherwise never raise VigilRemediationFailed.
+   */
+  private initCounters(rule: string, action: string): void {
+    for (const outcome of COUNTED_OUTCOMES) this.deps.metrics.remediation.actions.inc({ rule, action, outcome }, 0);
+  }
+
+  /** A removed rule's (or replaced action's) counters go: left at a stale value they would read as the rule's. */
+  private forgetCounters(rule: string, action: string): void {
+    for (const outcome of COUNTED_OUTCOMES) this.deps.metrics.remediation.actions.remove({ rule, action, outcome });
   }
 
   private seedRule(spec: RuleSpec): void {
@@ -233,6 +258,8 @@ export class RemediationRunner {
   // ---- the failover member loops' control plane ----------------------------
 
   isPaused(): boolean { return this.pause.paused; }
+  /** Where the open journal is; undefined while none is open (a reload may still choose its directory). */
+  journalDir(): string | undefined { return this.journal ? dirname(this.journal.path) : undefined; }
   isDryRun(): boolean { return this.settings?.dryRun ?? false; }
 
   /** Journals a member loop's write; false when the journal is not open or the write failed. */

@@ -4,6 +4,7 @@
 // config values beyond names and targets, so nothing secret can leak.
 import { formatDuration } from '../config/durations.js';
 import type { Journal } from './journal.js';
+import { journalEntryView } from './journal-view.js';
 import type { MaintenanceStatus } from './maintenance.js';
 import type { PauseState } from './replay.js';
 import type { RecordedDecision } from './decision-log.js';
@@ -62,7 +63,7 @@ function ruleStatus(rule: LiveRule, input: StatusInput): Record<string, unknown>
       opened_at: iso(b.openedAt), closes_at: iso(b.closesAt), reset_at: iso(state.breakerResetAt),
     },
     escalation: escalation(spec, state, ctx),
-    last_action: last ? { id: last.id, started_at: iso(last.startedAt), completed_at: iso(last.completedAt), outcome: last.outcome ?? null, forced: last.forced } : null,
+    last_action: last ? { id: last.id, started_at: iso(last.startedAt), completed_at: iso(last.completedAt), outcome: last.outcome ?? null, detail: last.detail ?? null, forced: last.forced } : null,
     last_precheck_refusal: state.lastPrecheck ? { at: iso(state.lastPrecheck.at), reason: state.lastPrecheck.reason, detail: state.lastPrecheck.detail } : null,
     // Only for rules that name one; the fleet's members, slots and shares are in the `fleets` section.
     ...(spec.fleet ? { fleet: {
@@ -87,7 +88,10 @@ export function buildStatus(input: StatusInput): Record<string, unknown> {
       used: recent.filter((t) => t > input.now - input.settings.budget.windowMs).length,
     },
     journal: input.journal
-      ? { path: input.journal.path, size_bytes: input.journal.sizeBytes, compactions: input.journal.rotations, problems: input.journal.problems }
+      ? {
+        path: input.journal.path, size_bytes: input.journal.sizeBytes, compactions: input.journal.rotations, problems: input.journal.problems,
+        recent: input.journal.recent().map(journalEntryView),
+      }
       : null,
     admin: input.adminAddress ? { listening: input.adminAddress } : { listening: null },
     rules,

@@ -47,6 +47,8 @@ export interface ActionRecord {
   /** Epoch ms it finished; for reconciled intents the intent time (the cooldown counts from there). */
   readonly completedAt?: number;
   readonly outcome?: ActionOutcome;
+  /** The action's own one-line account of its outcome (a runbook's last output line, a systemd job result). */
+  readonly detail?: string;
   readonly dryRun: boolean;
   readonly forced: boolean;
 }

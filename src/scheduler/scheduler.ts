@@ -30,14 +30,17 @@ export class Scheduler {
   /**
    * Makes the running set match `wanted`. `fingerprint` is whatever identifies
    * a probe's config (unchanged fingerprint = keep the runner).
-   * Returns the names added, kept and removed.
+   * Returns the names added (new), changed (same name and type, new
+   * settings: a new runner, the same health), kept and removed (gone, or
+   * replaced by a probe of another type, which starts afresh and is added).
    */
   async apply(
     wanted: ReadonlyArray<{ cfg: CommonProbeConfig; fingerprint: unknown }>,
     create: (cfg: CommonProbeConfig) => Probe,
     stopWaitMs: number,
-  ): Promise<{ added: string[]; kept: string[]; removed: Array<{ name: string; type: string }> }> {
+  ): Promise<{ added: string[]; changed: string[]; kept: string[]; removed: Array<{ name: string; type: string }> }> {
     const added: string[] = [];
+    const changed = new Set<string>();
     const kept: string[] = [];
     const removed: Array<{ name: string; type: string }> = [];
     const wantedNames = new Set(wanted.map((w) => w.cfg.name));
@@ -48,6 +51,7 @@ export class Scheduler {
         stops.push(e.runner.stop(stopWaitMs));
         this.entries.delete(name);
         if (!wantedNames.has(name) || w?.cfg.type !== e.cfg.type) removed.push({ name, type: e.cfg.type });
+        else changed.add(name);
       }
     }
     await Promise.all(stops);
@@ -60,9 +64,9 @@ export class Scheduler {
       }, this.now);
       this.entries.set(w.cfg.name, { cfg: w.cfg, fingerprint: w.fingerprint, runner });
       runner.start();
-      added.push(w.cfg.name);
+      if (!changed.has(w.cfg.name)) added.push(w.cfg.name);
     }
-    return { added, kept, removed };
+    return { added, changed: [...changed], kept, removed };
   }
 
   /** Probes whose next run is overdue by more than `slackMs`: a stuck scheduler. */

@@ -8,6 +8,7 @@ import { reloadRoute } from './routes/reload.js';
 import { roleRoutes } from './routes/roles.js';
 import { guardApp } from './guard.js';
 import type { Listener } from './listener.js';
+import { pageRoute } from './routes/page.js';
 
 export function buildApp(view: AgentView, listener?: Listener): FastifyInstance {
   const app = Fastify({ logger: false, ...listener?.fastifyOptions() });
@@ -17,9 +18,6 @@ export function buildApp(view: AgentView, listener?: Listener): FastifyInstance 
   healthRoutes(app, view);
   reloadRoute(app, view);
   roleRoutes(app, view);
-  app.get('/', async (_req, reply) => reply.type('text/html').send(
-    '<html><head><title>vigil</title></head><body><h1>vigil</h1><ul>'
-    + '<li><a href="/metrics">/metrics</a></li><li><a href="/status">/status</a></li>'
-    + '<li><a href="/ready">/ready</a></li><li><a href="/healthz">/healthz</a></li></ul></body></html>'));
+  pageRoute(app, view);
   return app;
 }

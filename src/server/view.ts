@@ -8,14 +8,22 @@ export interface ReloadOutcome {
   readonly ok: boolean;
   readonly problems?: readonly ConfigProblem[];
   readonly added?: readonly string[];
+  /** Probes whose settings changed: restarted with the new ones, health and history kept. */
+  readonly changed?: readonly string[];
   readonly removed?: readonly string[];
+  /** What this reload did not apply and why (most need a restart); empty when it applied everything. */
+  readonly restart_needed?: readonly string[];
 }
 
 export interface AgentInfo {
   readonly version: string;
   readonly startedAt: number;
   readonly configFile: string;
-  readonly lastReload: { readonly ok: boolean; readonly at: number; readonly problems: readonly ConfigProblem[] };
+  readonly lastReload: {
+    readonly ok: boolean; readonly at: number; readonly problems: readonly ConfigProblem[];
+    /** What the last successful reload saw change that only a restart applies. */
+    readonly restartNeeded?: readonly string[];
+  };
 }
 
 /** A role endpoint's answer: ok → 200, not ok → 503; the body says why. */

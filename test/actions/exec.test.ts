@@ -45,6 +45,18 @@ test('a non-zero exit fails with the code; no shell is involved unless written',
   assert.match(missing.detail, /cannot run runbook: ENOENT/);
 });
 
+test('a failed run says why in its one-line detail: the last lines of its output, cut to 300 characters', async () => {
+  const r = await actionFromYaml(`{ type: exec, command: [/bin/sh, -c, 'echo starting; echo; echo "dns: zone example.org is locked by deploy-42" >&2; exit 4'] }`).execute(ctx());
+  assert.equal(r.outcome, 'failed');
+  assert.match(r.detail, /^sh exited with code 4 after \S+: starting \| dns: zone example\.org is locked by deploy-42$/);
+  const long = await actionFromYaml(`{ type: exec, command: [/bin/sh, -c, 'printf "%0500d\\n" 7 >&2; exit 1'] }`).execute(ctx());
+  const tail = long.detail.split(': ').slice(1).join(': ');
+  assert.equal(tail.length, 300);
+  assert.ok(tail.startsWith('…') && tail.endsWith('7'), tail);
+  const ok = await actionFromYaml(`{ type: exec, command: [/bin/sh, -c, 'echo fine'] }`).execute(ctx());
+  assert.doesNotMatch(ok.detail, /fine/, 'a success keeps its detail short');
+});
+
 test('timeout kills the whole process group, background children included', async () => withDir(async (dir) => {
   const a = actionFromYaml(`{ type: exec, timeout: 300ms, command: [/bin/sh, -c, 'sleep 30 & echo $! > ${dir}/child; sleep 30'] }`);
   const t0 = Date.now();

@@ -36,7 +36,7 @@ test('POST /-/reload: a valid file swaps, an invalid one keeps the old config ru
     const historyBefore = (await a.get('/status')).json().probes.a.history.length;
     let r = await a.post('/-/reload');
     assert.equal(r.status, 200);
-    assert.deepEqual(r.json(), { ok: true, added: ['b'], removed: [] });
+    assert.deepEqual(r.json(), { ok: true, added: ['b'], changed: [], removed: [], restart_needed: [] });
     let s = (await a.get('/status')).json();
     assert.equal(s.probes.a.state, 'passing');
     assert.ok(s.probes.a.history.length >= historyBefore);
@@ -72,7 +72,7 @@ test('POST /-/reload: a valid file swaps, an invalid one keeps the old config ru
     a.writeConfig(probesYaml(target.origin, ['a']));
     r = await a.post('/-/reload');
     assert.equal(r.status, 200);
-    assert.deepEqual(r.json(), { ok: true, added: [], removed: ['b'] });
+    assert.deepEqual(r.json(), { ok: true, added: [], changed: [], removed: ['b'], restart_needed: [] });
     m = (await a.get('/metrics')).body;
     assert.equal(metric(m, 'vigil_config_last_reload_successful'), 1);
     assert.doesNotMatch(m, /probe="b"/);
@@ -85,17 +85,22 @@ test('POST /-/reload: a valid file swaps, an invalid one keeps the old config ru
   }
 });
 
-test('a changed probe is replaced; its health starts again only when its type changes', async () => {
+test('a changed probe is reported as changed and keeps its health and history; its health starts again only when its type changes', async () => {
   const target = await startHttpServer((_q, res) => res.end('ok'));
   const a = await startAgent(probesYaml(target.origin, ['a']));
   try {
     await waitUntil('a to pass', async () => (await a.get('/status')).json().probes.a?.state === 'passing');
     a.writeConfig(probesYaml(target.origin, ['a']).replace('interval: 100ms', 'interval: 150ms'));
+    const before = (await a.get('/status')).json().probes.a;
     const r = await a.post('/-/reload');
-    assert.deepEqual(r.json(), { ok: true, added: ['a'], removed: [] });
-    assert.equal((await a.get('/status')).json().probes.a.state, 'passing');
+    assert.deepEqual(r.json(), { ok: true, added: [], changed: ['a'], removed: [], restart_needed: [] });
+    const after = (await a.get('/status')).json().probes.a;
+    assert.equal(after.state, 'passing');
+    assert.equal(after.last_change, before.last_change, 'the same passing run, not a new one');
+    assert.ok(after.history.length >= before.history.length, 'history kept');
+    assert.ok(a.logs.some((l) => l.msg === 'config reloaded' && JSON.stringify(l.changed) === '["a"]'));
     a.writeConfig(`probes:\n  - {name: a, type: disk, path: /, interval: 100ms}\n`);
-    assert.deepEqual((await a.post('/-/reload')).json(), { ok: true, added: ['a'], removed: ['a'] });
+    assert.deepEqual((await a.post('/-/reload')).json(), { ok: true, added: ['a'], changed: [], removed: ['a'], restart_needed: [] });
     const s = (await a.get('/status')).json();
     assert.equal(s.probes.a.type, 'disk');
     const m = (await a.get('/metrics')).body;
@@ -114,7 +119,7 @@ test('a probe whose type changes keeps its probe-level series (state, skipped) f
     // interval 1h: the replacement's first run is staggered far away, so what
     // /metrics shows right after the reload is what registration left.
     a.writeConfig('probes:\n  - {name: a, type: tcp, address: "127.0.0.1:1", interval: 1h}\n');
-    assert.deepEqual((await a.post('/-/reload')).json(), { ok: true, added: ['a'], removed: ['a'] });
+    assert.deepEqual((await a.post('/-/reload')).json(), { ok: true, added: ['a'], changed: [], removed: ['a'], restart_needed: [] });
     const m = (await a.get('/metrics')).body;
     assert.equal(metric(m, 'vigil_probe_state{probe="a",state="unknown"}'), 1);
     assert.equal(metric(m, 'vigil_probe_consecutive_failures{probe="a"}'), 0);

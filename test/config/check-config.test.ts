@@ -69,5 +69,21 @@ test('a missing file, an empty file and a directory each get their own message',
 test('no file given: usage on stderr, exit 2', async () => {
   const r = await runVigil(['check-config'], env);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /^vigil check-config: which file\?\nusage:/);
+  assert.match(r.stderr, /^vigil check-config: VIGIL_E_CLI_USAGE: which file\?\nusage: vigil check-config \[--config\] FILE\n$/);
+});
+
+test('--config FILE works as every other subcommand takes it (docs/runbooks.md\'s form); the positional FILE still does', async () => {
+  const file = join(FIXTURES, 'valid-full.yaml');
+  for (const args of [['check-config', '--config', file], ['check-config', '-c', file], ['check-config', file], ['check-config', `--config=${file}`]]) {
+    const r = await runVigil(args, env);
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stdout, `${file}: valid (3 probes)\n`);
+  }
+  const bad = join(FIXTURES, 'timeout-not-shorter.yaml');
+  const r = await runVigil(['check-config', '--config', bad], env);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^\S+timeout-not-shorter\.yaml: 1 problem\n/);
+  const extra = await runVigil(['check-config', '--config', file, 'other.yaml'], env);
+  assert.equal(extra.code, 2);
+  assert.match(extra.stderr, /^vigil check-config: VIGIL_E_CLI_USAGE: unexpected "other\.yaml"/);
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatDuration, parseDuration, parseSize } from '../../src/config/durations.js';
+import { formatDuration, formatSize, parseDuration, parseSize } from '../../src/config/durations.js';
 
 test('durations as Prometheus writes them', () => {
   const cases: Array<[string, number | undefined]> = [
@@ -26,4 +26,16 @@ test('sizes: binary and decimal units or plain bytes', () => {
     ['10XB', undefined], ['10gib', undefined], ['-5', undefined], [-5, undefined], ['', undefined], [Number.NaN, undefined],
   ];
   for (const [text, bytes] of cases) assert.equal(parseSize(text), bytes, `parseSize(${JSON.stringify(text)})`);
+});
+
+test('formatSize: binary units, three significant digits at most, plain bytes below 1 KiB', () => {
+  assert.equal(formatSize(0), '0 B');
+  assert.equal(formatSize(900), '900 B');
+  assert.equal(formatSize(1024), '1 KiB');
+  assert.equal(formatSize(1536), '1.5 KiB');
+  assert.equal(formatSize(4 * 1024 * 1024), '4 MiB');
+  assert.equal(formatSize(10 * 2 ** 30), '10 GiB');
+  assert.equal(formatSize(83_995_492_352), '78.2 GiB');
+  assert.equal(formatSize(270_553_174_016), '252 GiB');
+  assert.equal(formatSize(3 * 2 ** 40 + 2 ** 39), '3.5 TiB');
 });

@@ -124,7 +124,7 @@ test('examples/vigil-failover-db.yaml is a valid config (secret and PEM paths po
   const secretFile = join(dir, 'secret');
   writeFileSync(secretFile, '0123456789abcdef0123456789abcdef\n');
   const text = readFileSync('examples/vigil-failover-db.yaml', 'utf8')
-    .replace(/\/etc\/vigil\/[a-z-]*(password|token)/g, secretFile)
+    .replace(/\/etc\/vigil\/[a-z.-]*(password|token)/g, secretFile)
     .replace(/\/etc\/vigil\/etcd-[a-z-]*\.pem/g, pem);
   const r = parseConfigText(text, Agent.loadOptions({}));
   assert.ok(r.ok, r.ok ? '' : JSON.stringify(r.problems));

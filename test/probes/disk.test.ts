@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { buildProbe, observation } from '../helpers/probe.js';
 import { mountFreezableExt4, mountTmpfs, type FreezableMount, type TestMount } from '../helpers/mounts.js';
 import { SingleFlight } from '../../src/probes/single-flight.js';
+import { formatSize } from '../../src/config/durations.js';
 
 const MiB = 1024 * 1024;
 
@@ -29,7 +30,7 @@ describe('on a 4 MiB tmpfs', () => {
     assert.equal(observation(r, 'disk_readonly', labels), 0);
     const inodes = observation(r, 'disk_inodes_free_ratio', labels)!;
     assert.ok(inodes > 0.9 && inodes <= 1, `inodes free ratio ${inodes}`);
-    assert.equal(r.message, `${m.path}: ${4 * MiB} of ${4 * MiB} bytes available (100.0%)`);
+    assert.equal(r.message, `${m.path}: ${4 * MiB} bytes (4 MiB) of ${4 * MiB} bytes (4 MiB) available (100.0%)`);
   });
 
   test('filled past min_avail_bytes: fails with reason threshold', async () => {
@@ -39,7 +40,8 @@ describe('on a 4 MiB tmpfs', () => {
     assert.equal(r.reason, 'threshold');
     const avail = observation(r, 'disk_avail_bytes', { path: m.path })!;
     assert.equal(avail, 1 * MiB);
-    assert.equal(r.message, `${m.path}: ${avail} bytes available, below min_avail_bytes ${2 * MiB}`);
+    assert.equal(r.message, `${m.path}: ${avail} bytes (${formatSize(avail)}) available, below min_avail_bytes ${2 * MiB} bytes (2 MiB)`);
+    assert.match(formatSize(avail), /^[\d.]+ (KiB|MiB)$/);
   });
 
   test('filled past min_avail_ratio: fails with reason threshold', async () => {

@@ -106,6 +106,9 @@ describe('mysql_replication + mysql_heartbeat (real MariaDB primary + replica)',
     const sbm = await replicaProbe({ max_lag: '2s' }).run();
     assert.equal(sbm.ok, true, sbm.message);
     assert.equal(lag(sbm, 'heartbeat'), undefined, 'no heartbeat configured: no heartbeat series');
+    // max_lag is exported, so the alert and the dashboards compare with the probe's own line.
+    assert.equal(observation(r, 'mysql_replication_max_lag_seconds'), 2);
+    assert.equal(observation(await replicaProbe({}).run(), 'mysql_replication_max_lag_seconds'), undefined, 'none without max_lag');
     const runs: number[] = [];
     for (let i = 0; i < 10; i++) runs.push((await hb.run()).durationSeconds * 1000);
     runs.sort((a, b) => a - b);

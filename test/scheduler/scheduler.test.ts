@@ -30,9 +30,9 @@ test('apply keeps unchanged runners, replaces changed ones, removes missing ones
   const s = new Scheduler({ onResult: () => undefined, onSkip: () => undefined, onLateness: () => undefined });
   s.start();
   let res = await s.apply([{ cfg: common('a'), fingerprint: { v: 1 } }, { cfg: common('b'), fingerprint: { v: 1 } }], create, 100);
-  assert.deepEqual(res, { added: ['a', 'b'], kept: [], removed: [] });
+  assert.deepEqual(res, { added: ['a', 'b'], changed: [], kept: [], removed: [] });
   res = await s.apply([{ cfg: common('a'), fingerprint: { v: 1 } }, { cfg: common('b', 200), fingerprint: { v: 2 } }, { cfg: common('c'), fingerprint: {} }], create, 100);
-  assert.deepEqual(res, { added: ['b', 'c'], kept: ['a'], removed: [] });
+  assert.deepEqual(res, { added: ['c'], changed: ['b'], kept: ['a'], removed: [] }, 'b has a new runner: changed, not added');
   assert.deepEqual(closed, ['b']);
   res = await s.apply([{ cfg: common('c'), fingerprint: {} }], create, 100);
   assert.deepEqual(res.removed.map((r) => r.name).sort(), ['a', 'b']);
