@@ -69,7 +69,7 @@ test('a missing file, an empty file and a directory each get their own message',
 test('no file given: usage on stderr, exit 2', async () => {
   const r = await runVigil(['check-config'], env);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /^vigil check-config: VIGIL_E_CLI_USAGE: which file\?\nusage: vigil check-config \[--config\] FILE\n$/);
+  assert.match(r.stderr, /^vigil check-config: VIGIL_E_CLI_USAGE: which file\?\nusage: vigil check-config \[--config\] FILE \[--web\.config\.file WEB\]\n$/);
 });
 
 test('--config FILE works as every other subcommand takes it (docs/runbooks.md\'s form); the positional FILE still does', async () => {
