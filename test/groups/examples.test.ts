@@ -288,7 +288,9 @@ describe('examples/groups/vigil-group-systemd.yaml on a real systemd user manage
       { timeoutMs: 10_000 });
     await waitUntil('the app answers on the active member', async () => (await agents.get('m1')!.get('/status')).json().probes.myapp.state === 'passing');
     assert.equal((await agents.get('m2')!.get('/ready')).status, 200, 'affects_ready: false keeps the standby ready');
-    assert.equal((await agents.get('m2')!.get('/role/app/standby')).status, 200, 'm2 is an eligible standby: healthy_when does not name the app');
+    // Eligible once its own healthy_when probes (database, data-disk) have run: their first runs are staggered.
+    await waitUntil('m2 an eligible standby (healthy_when does not name the app)', async () => (await agents.get('m2')!.get('/role/app/standby')).status === 200,
+      { timeoutMs: 15_000 });
     assert.equal((await agents.get('m2')!.get('/role/app')).status, 503);
   });
 
