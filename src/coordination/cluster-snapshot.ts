@@ -9,6 +9,7 @@ import {
   type ClusterKeys, type IntentRecord, type PrimaryLeaseRecord, type PrimaryRecord, type RecoveryBlock, type Versioned,
 } from './cluster-records.js';
 import { parseHolder, type LockHolder } from './lock.js';
+import { prefixRange } from './etcd-read.js';
 
 export interface ClusterSnapshot {
   /** etcd's revision at the moment of the read. */
@@ -22,19 +23,12 @@ export interface ClusterSnapshot {
   readonly intents: ReadonlyMap<string, Versioned<IntentRecord>>;
 }
 
-/** The end of a prefix range: the prefix with its last byte incremented. */
-function prefixEnd(prefix: string): Buffer {
-  const b = Buffer.from(prefix);
-  b[b.length - 1]++;
-  return b;
-}
 
 export async function readCluster(client: Etcd3, keys: ClusterKeys): Promise<ClusterSnapshot> {
   const one = (key: string) => ({ request_range: { key: Buffer.from(key) } });
-  const all = (prefix: string) => ({ request_range: { key: Buffer.from(prefix), range_end: prefixEnd(prefix) } });
   const res = await client.kv.txn({
     compare: [],
-    success: [one(keys.primary), one(keys.primaryLease), one(keys.recoveryBlock), one(keys.lock), all(keys.membersPrefix), all(keys.intentsPrefix)],
+    success: [one(keys.primary), one(keys.primaryLease), one(keys.recoveryBlock), one(keys.lock), prefixRange(keys.membersPrefix), prefixRange(keys.intentsPrefix)],
     failure: [],
   });
   const kvs = (i: number) => res.responses[i]?.response_range?.kvs ?? [];

@@ -2,7 +2,7 @@
 // does for a group): every member record and every slot, at one revision, so
 // the share and the free slots are judged on the same moment.
 import type { Etcd3 } from 'etcd3';
-import { parseOr } from '../groups/records.js';
+import { parseOr, prefixRange } from '../coordination/etcd-read.js';
 import { fleetMemberSchema, slotRecordSchema, type FleetKeys, type FleetMemberRecord, type SlotRecord } from './records.js';
 
 export interface SlotView {
@@ -19,15 +19,9 @@ export interface FleetSnapshot {
   readonly slots: readonly SlotView[];
 }
 
-function prefixEnd(prefix: string): Buffer {
-  const b = Buffer.from(prefix);
-  b[b.length - 1]++;
-  return b;
-}
 
 export async function readFleet(client: Etcd3, keys: FleetKeys): Promise<FleetSnapshot> {
-  const range = (prefix: string) => ({ request_range: { key: Buffer.from(prefix), range_end: prefixEnd(prefix) } });
-  const res = await client.kv.txn({ compare: [], success: [range(keys.membersPrefix), range(keys.slotsPrefix)], failure: [] });
+  const res = await client.kv.txn({ compare: [], success: [prefixRange(keys.membersPrefix), prefixRange(keys.slotsPrefix)], failure: [] });
   const kvs = (i: number) => res.responses[i]?.response_range?.kvs ?? [];
   const members: FleetMemberRecord[] = [];
   for (const kv of kvs(0)) {

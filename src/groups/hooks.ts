@@ -26,6 +26,13 @@ export interface HookJournal {
 }
 
 const OUTPUT_LIMIT = 4096;
+const TAIL = 500;
+
+/** A failed hook's last words, on one line, for its failure's detail (log, /status events, journal). */
+export function withOutputTail(detail: string, output: string): string {
+  const tail = output.trim().slice(-TAIL).replace(/\s+/g, ' ');
+  return tail ? `${detail}; output: ${tail}` : detail;
+}
 
 export function hookEnv(base: NodeJS.ProcessEnv, hook: HookName, c: HookContext): NodeJS.ProcessEnv {
   return {
@@ -65,8 +72,7 @@ export class HookQueue {
     const ok = !r.spawnError && !r.timedOut && !r.aborted && r.code === 0;
     const detail = `${hook} ${describeEnd(basename(spec.command[0]), r, spec.timeoutMs)} in ${(r.durationMs / 1000).toFixed(1)}s${journalled ? '' : ' (the journal could not be written)'}`;
     this.o.counted(hook, ok);
-    const tail = ok ? '' : r.output.trim().slice(-500).replace(/\s+/g, ' ');
-    await this.o.journal({ ...j, outcome: ok ? 'done' : 'failed', detail: tail ? `${detail}; output: ${tail}` : detail });
+    await this.o.journal({ ...j, outcome: ok ? 'done' : 'failed', detail: ok ? detail : withOutputTail(detail, r.output) });
     return { ok, ran: true, detail, output: r.output, durationMs: r.durationMs };
   }
 }

@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import { LeaderLease } from '../coordination/leader-lease.js';
 import { LeasedKey } from '../coordination/leased-key.js';
 import { decide, type GroupDecision, type StepDownCause } from './decide.js';
-import { HookQueue, type HookJournal, type HookName } from './hooks.js';
+import { HookQueue, withOutputTail, type HookJournal, type HookName } from './hooks.js';
 import { groupKeys, type GroupKeys, type MemberRecord } from './records.js';
 import type { GroupSettings } from './settings.js';
 import { readGroup, type GroupSnapshot } from './snapshot.js';
@@ -59,13 +59,6 @@ export interface GroupMetricSetters {
 }
 
 export interface GroupEvent { readonly at: string; readonly kind: string; readonly ok: boolean; readonly detail: string }
-
-/** A failed hook's last words belong with its failure (log, /status events), not only in the hook's own log. */
-const OUTPUT_TAIL = 500;
-function withOutput(detail: string, output: string): string {
-  const tail = output.trim().slice(-OUTPUT_TAIL).replace(/\s+/g, ' ');
-  return tail ? `${detail}; output: ${tail}` : detail;
-}
 
 function errText(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').slice(0, 200);
@@ -223,7 +216,7 @@ export class GroupMember {
     const out = await this.hooks.run('on_standby', this.settings.onStandby, this.context('startup', ''));
     this.standbyFailed = !out.ok;
     this.deps.metrics.standbyFailed(this.name, !out.ok);
-    if (out.ran) this.note('on_standby', out.ok, `${out.ok ? out.detail : withOutput(out.detail, out.output)} (at startup, before standing: an earlier run may have left the active role's work behind)`);
+    if (out.ran) this.note('on_standby', out.ok, `${out.ok ? out.detail : withOutputTail(out.detail, out.output)} (at startup, before standing: an earlier run may have left the active role's work behind)`);
     this.setRole('standby');
     this.deps.metrics.transition(this.name, 'standby', 'startup');
   }
@@ -255,7 +248,7 @@ export class GroupMember {
     }
     if (!out.ok) {
       this.backoffUntil = this.deps.now() + this.settings.retryAfterFailureMs;
-      this.note('on_active', false, withOutput(out.detail, out.output));
+      this.note('on_active', false, withOutputTail(out.detail, out.output));
       await this.stepDown('on_active_failed', out.detail);
       // A switchover that named this member is spent: the others must not wait for it.
       const sw = this.latestSnapshot()?.switchover;
@@ -290,7 +283,7 @@ export class GroupMember {
     const out = await this.hooks.run('on_standby', this.settings.onStandby, this.context(cause, token, this.deps.member));
     this.standbyFailed = !out.ok;
     this.deps.metrics.standbyFailed(this.name, !out.ok);
-    if (out.ran) this.note('on_standby', out.ok, out.ok ? out.detail : withOutput(out.detail, out.output));
+    if (out.ran) this.note('on_standby', out.ok, out.ok ? out.detail : withOutputTail(out.detail, out.output));
     // Hand the key back only once on_standby is done; a clean hand-over spares the others takeover_delay.
     if (lease?.held()) {
       await this.deps.client.put(this.keys.released).value(JSON.stringify({ member: this.deps.member, token, at: new Date(this.deps.now()).toISOString(), cause }))

@@ -68,14 +68,3 @@ export type SwitchoverRecord = z.infer<typeof switchoverSchema>;
 
 export const releasedSchema = z.object({ member: z.string(), token: z.string(), at: z.string(), cause: z.string() });
 export type ReleasedRecord = z.infer<typeof releasedSchema>;
-
-/** A JSON value of `schema`, or undefined when the key holds something else (never trusted, never thrown). */
-export function parseOr<T>(schema: z.ZodType<T>, raw: Buffer | undefined): T | undefined {
-  if (!raw) return undefined;
-  try {
-    const r = schema.safeParse(JSON.parse(raw.toString('utf8')));
-    return r.success ? r.data : undefined;
-  } catch {
-    return undefined;
-  }
-}

@@ -3,8 +3,9 @@
 // with its lease and revisions, every member record, the pause, a pending
 // switchover and the last clean hand-over.
 import type { Etcd3 } from 'etcd3';
+import { parseOr, prefixRange } from '../coordination/etcd-read.js';
 import {
-  activeRecordSchema, memberRecordSchema, parseOr, pauseRecordSchema, releasedSchema, switchoverSchema,
+  activeRecordSchema, memberRecordSchema, pauseRecordSchema, releasedSchema, switchoverSchema,
   type ActiveRecord, type GroupKeys, type MemberRecord, type PauseRecord, type ReleasedRecord, type SwitchoverRecord,
 } from './records.js';
 
@@ -26,17 +27,12 @@ export interface GroupSnapshot {
   readonly released: ReleasedRecord | undefined;
 }
 
-function prefixEnd(prefix: string): Buffer {
-  const b = Buffer.from(prefix);
-  b[b.length - 1]++;
-  return b;
-}
 
 export async function readGroup(client: Etcd3, keys: GroupKeys): Promise<GroupSnapshot> {
   const one = (key: string) => ({ request_range: { key: Buffer.from(key) } });
   const res = await client.kv.txn({
     compare: [],
-    success: [one(keys.active), { request_range: { key: Buffer.from(keys.membersPrefix), range_end: prefixEnd(keys.membersPrefix) } },
+    success: [one(keys.active), prefixRange(keys.membersPrefix),
       one(keys.paused), one(keys.switchover), one(keys.released)],
     failure: [],
   });

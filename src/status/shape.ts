@@ -5,6 +5,7 @@
 // so a renamed field shows up here and in the page's tests. Every field a
 // reader touches is optional or nullable where a producer may leave it out:
 // an agent of another version answering `vigil status` must not crash it.
+import type { ClusterRow } from '../failover/cluster-table.js';
 
 export type HealthStateName = 'unknown' | 'passing' | 'warning' | 'critical';
 
@@ -107,21 +108,8 @@ export interface RemediationDoc {
 }
 
 /** failover/cluster-table.ts ClusterRow. */
-export interface ClusterMemberDoc {
-  readonly name: string;
-  readonly address: string | null;
-  readonly role: string;
-  readonly state: string;
-  readonly lease: boolean;
-  readonly reachable: boolean | null;
-  readonly read_only: boolean | null;
-  readonly fenced: boolean | null;
-  readonly io: string | null;
-  readonly sql: string | null;
-  readonly lag_seconds: number | null;
-  readonly epoch_seen: number | null;
-  readonly published_at: string | null;
-}
+/** A cluster member's row as /status carries it (failover/cluster-table.ts builds it); role as text for readers. */
+export type ClusterMemberDoc = Omit<ClusterRow, 'role'> & { readonly role: string };
 
 export interface ClusterDoc {
   readonly member: string;
