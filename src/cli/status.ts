@@ -43,10 +43,11 @@ export async function statusCommand(args: readonly string[], env: NodeJS.Process
       agent: { type: 'string' }, interval: { type: 'string' } }, STATUS_USAGE);
     positionals(p, [], STATUS_USAGE);
     const url = await agentUrl(p, env);
-    const show = async (): Promise<number> => {
+    const show = async (header = ''): Promise<number> => {
       const doc = await fetchStatus(url);
-      process.stdout.write(flag(p, 'json') ? `${JSON.stringify(doc, null, 2)}\n`
-        : renderScreen(doc, terminalStyle(process.stdout, env), { now: Date.now(), all: flag(p, 'all'), agentUrl: url }));
+      // The frame's header goes out with its body in one write: a reader never sees a header without its screen.
+      process.stdout.write(header + (flag(p, 'json') ? `${JSON.stringify(doc, null, 2)}\n`
+        : renderScreen(doc, terminalStyle(process.stdout, env), { now: Date.now(), all: flag(p, 'all'), agentUrl: url })));
       return exitOf(doc);
     };
     if (!flag(p, 'watch')) return await show();
@@ -59,7 +60,7 @@ export async function statusCommand(args: readonly string[], env: NodeJS.Process
 }
 
 /** Re-draws every `every` ms until SIGINT/SIGTERM; an unreachable agent is shown and asked again (it may be restarting). */
-function watch(show: () => Promise<number>, every: number): Promise<number> {
+function watch(show: (header: string) => Promise<number>, every: number): Promise<number> {
   const tty = process.stdout.isTTY === true;
   return new Promise<number>((resolve) => {
     let last = 2;
@@ -70,10 +71,11 @@ function watch(show: () => Promise<number>, every: number): Promise<number> {
     process.once('SIGTERM', stop);
     const frame = async () => {
       // A terminal is redrawn in place; a pipe gets one frame after another, each starting with its time.
-      process.stdout.write(tty ? '\x1b[H\x1b[2J' : `--- ${new Date().toISOString()}\n`);
+      const header = tty ? '\x1b[H\x1b[2J' : `--- ${new Date().toISOString()}\n`;
       try {
-        last = await show();
+        last = await show(header);
       } catch (err) {
+        process.stdout.write(header);
         last = reportError('status', err);
       }
       if (!stopped) timer = setTimeout(() => void frame(), every);
