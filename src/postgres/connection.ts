@@ -102,17 +102,25 @@ interface Handle { readonly client: pg.Client; dead: boolean; readonly received:
 /**
  * pg buffers a message until it is complete, however long its header says it
  * is (up to 2 GiB). Counting what the socket delivers (the TLS socket once pg
- * swapped it in) bounds what one run can make it hold.
+ * swapped it in) bounds what one run can make it hold. pg doubles that buffer
+ * as a message grows, and the old one is alive while it copies: a message let
+ * grow to the limit would take twice the limit anew, three times at once. So
+ * the count sees each read before pg does (first listener), and the
+ * connection closes one read short of the limit: pg's buffer never doubles
+ * past it.
  */
 function limitReceived(client: pg.Client, budget: ByteBudget): void {
   const watch = (stream: NodeJS.EventEmitter & { destroy(err?: Error): void }) => {
-    stream.on('data', (chunk: Buffer) => {
-      if (!budget.take(chunk.length)) stream.destroy(new PeerTooLargeError(budget.limit));
+    stream.prependListener('data', (chunk: Buffer) => {
+      if (!budget.take(chunk.length, MAX_READ)) stream.destroy(new PeerTooLargeError(budget.limit));
     });
   };
   watch(client.connection.stream);
   client.connection.on('sslconnect', () => watch(client.connection.stream));
 }
+
+/** The most one socket read delivers (libuv reads into 64 KiB). */
+const MAX_READ = 64 * 1024;
 
 function destroy(h: Handle): void {
   h.dead = true;

@@ -35,7 +35,7 @@ export const PEER_TOO_LARGE = 'VIGIL_E_PEER_TOO_LARGE';
 export class PeerTooLargeError extends Error {
   readonly code = PEER_TOO_LARGE;
   constructor(limit: number) {
-    super(`${PEER_TOO_LARGE}: the server sent more than ${limit / 1024 / 1024} MiB in one probe run; connection closed `
+    super(`${PEER_TOO_LARGE}: the server sent ${limit / 1024 / 1024} MiB in one probe run, the most a run takes; connection closed `
       + '(a probe\'s answer is never that large: a broken or hostile server, or a probe query that returns far too much)');
     this.name = 'PeerTooLargeError';
   }
@@ -52,9 +52,9 @@ export class ByteBudget {
     this.used = 0;
   }
 
-  /** Counts `n` more bytes; false once the run received more than the limit. */
-  take(n: number): boolean {
+  /** Counts `n` more bytes; false once the run received more than the limit, less `headroom`. */
+  take(n: number, headroom = 0): boolean {
     this.used += n;
-    return this.used <= this.limit;
+    return this.used <= this.limit - headroom;
   }
 }

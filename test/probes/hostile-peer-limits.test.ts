@@ -138,7 +138,7 @@ describe('peer-controlled text and bytes are bounded (fake MySQL and PostgreSQL 
     const s = await mysqlFake({ kind: 'endless' });
     const { value: r, peakMiB } = await peakGrowth(() => mysqlProbe(s).run());
     assert.equal(r.reason, 'protocol', r.message);
-    assert.match(r.message ?? '', /VIGIL_E_PEER_TOO_LARGE: the server sent more than 16 MiB in one probe run/);
+    assert.match(r.message ?? '', /VIGIL_E_PEER_TOO_LARGE: the server sent 16 MiB in one probe run, the most a run takes/);
     console.log(`# mysql endless packet: server wrote ${(s.bytesSent() / MiB).toFixed(1)} MiB, peak growth ${peakMiB.toFixed(1)} MiB, ${r.durationSeconds.toFixed(2)} s`);
     assert.ok(s.bytesSent() < 32 * MiB, `the server got ${(s.bytesSent() / MiB).toFixed(1)} MiB in before the client stopped`);
     assert.ok(peakMiB < 48, `memory grew by ${peakMiB.toFixed(1)} MiB during the run`);
@@ -148,9 +148,13 @@ describe('peer-controlled text and bytes are bounded (fake MySQL and PostgreSQL 
     const s = await pgFake({ kind: 'endless' });
     const { value: r, peakMiB } = await peakGrowth(() => pgProbe(s).run());
     assert.equal(r.reason, 'protocol', r.message);
-    assert.match(r.message ?? '', /VIGIL_E_PEER_TOO_LARGE/);
+    assert.match(r.message ?? '', /VIGIL_E_PEER_TOO_LARGE: the server sent 16 MiB in one probe run/);
     console.log(`# postgres endless message: server wrote ${(s.bytesSent() / MiB).toFixed(1)} MiB, peak growth ${peakMiB.toFixed(1)} MiB, ${r.durationSeconds.toFixed(2)} s`);
     assert.ok(s.bytesSent() < 32 * MiB, `the server got ${(s.bytesSent() / MiB).toFixed(1)} MiB in before the client stopped`);
-    assert.ok(peakMiB < 48, `memory grew by ${peakMiB.toFixed(1)} MiB during the run`);
+    // pg's message buffer doubles as it grows: closed one read short of 16 MiB, it never reaches 32 MiB
+    // (16 + 8 while it copies). The 64 KiB reads it copied from are garbage until V8 next collects, which
+    // Node 24 does later than Node 20 (measured: 47 MiB on 24, 27 on 20); without the limit this grows
+    // at the speed of loopback (~1 GiB/s) until the timeout.
+    assert.ok(peakMiB < 56, `memory grew by ${peakMiB.toFixed(1)} MiB during the run`);
   });
 });
