@@ -61,12 +61,23 @@ function killTreeSync(dir: string): void {
   } catch { /* cgroup already gone */ }
 }
 
-// Runs as `unshare --mount sh -c SCRIPT sh CGDIRS RUNTIME CONFIG`; $$ is the
+// Runs as `unshare --mount sh -c SCRIPT sh CGDIRS RUNTIME CONFIG NODE`; $$ is the
 // shell that execs systemd, so the manager starts inside its own cgroups.
+// /run/systemd/inaccessible/*: a unit's namespace hides a path (ProtectHome=,
+// ProtectKernelTunables=, ProtectKernelLogs=, InaccessiblePaths=) by bind-mounting
+// one of these mode-000 nodes over it. PID 1 creates them at boot; a manager whose
+// euid is 0, a user manager too, looks for them there (not under its runtime dir),
+// so without them such a unit fails with 226/NAMESPACE: "Failed to mount
+// /run/systemd/inaccessible/dir to /run/systemd/unit-root/home: No such file or
+// directory". The same set systemd makes; the socket by Node (no shell command does).
 const SCRIPT = `set -e
 mount --make-rprivate /
 mount -t tmpfs -o mode=755 tmpfs /run/systemd
 mkdir /run/systemd/system
+i=/run/systemd/inaccessible
+mkdir -m 755 $i; mkdir -m 000 $i/dir; install -m 000 /dev/null $i/reg; mkfifo -m 000 $i/fifo
+mknod -m 000 $i/chr c 0 0; mknod -m 000 $i/blk b 0 0
+"$4" -e 'require("net").createServer().listen(process.argv[1], () => process.exit(0))' $i/sock; chmod 000 $i/sock
 for d in $1; do mkdir -p "$d"; echo $$ > "$d/cgroup.procs"; done
 export XDG_RUNTIME_DIR="$2" XDG_CONFIG_HOME="$3"
 exec ${SYSTEMD} --user`;
@@ -125,7 +136,7 @@ export async function startUserManager(): Promise<UserManager> {
 
   const logFile = join(dir, 'manager.log');
   const log = await open(logFile, 'a');
-  const child = spawn(unshare, ['--mount', 'sh', '-c', SCRIPT, 'sh', cgDirs.join(' '), runtimeDir, configDir], {
+  const child = spawn(unshare, ['--mount', 'sh', '-c', SCRIPT, 'sh', cgDirs.join(' '), runtimeDir, configDir, process.execPath], {
     stdio: ['ignore', log.fd, log.fd],
     env: { ...process.env, ...env },
   });

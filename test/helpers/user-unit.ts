@@ -16,11 +16,9 @@ export interface UserUnitOptions {
 
 export function userUnit(shipped: string, o: UserUnitOptions): string {
   return shipped.split('\n')
-    // User=/Group=: a user manager cannot switch users. ProtectHome=, ProtectKernelTunables= and
-    // ProtectKernelLogs= make this machine's user manager fail the start with 226/NAMESPACE (measured, one
-    // directive at a time; why was not investigated: these machines are containers). A system
-    // manager on a real host applies them; that is not tested here.
-    .filter((l) => !/^(User|Group|ProtectHome|ProtectKernelTunables|ProtectKernelLogs)=/.test(l))
+    // User=/Group=: a user manager cannot switch users. (ProtectHome=, ProtectKernelTunables= and
+    // ProtectKernelLogs= run as shipped: they need /run/systemd/inaccessible/*, which the harness creates.)
+    .filter((l) => !/^(User|Group)=/.test(l))
     .map((l) => {
       if (l.startsWith('ExecStart=')) return `StandardOutput=append:${o.logFile}\nStandardError=inherit\n${o.execStart ?? l}`;
       if (l.startsWith('ReadWritePaths=')) return `ReadWritePaths=${o.stateDir}`;

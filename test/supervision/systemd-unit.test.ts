@@ -75,6 +75,23 @@ test('vigil.service on a real systemd: READY, reload, watchdog restart of a froz
       console.log(`# activating -> active (READY=1) in ${Date.now() - t0} ms`);
     });
 
+    await t.test('ProtectHome=, ProtectKernelTunables= and ProtectKernelLogs= are in force in the agent\'s namespace', async () => {
+      const pid = mainPid(await activeState(um));
+      // mountinfo: ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS ...; the last mount on a point is the one seen.
+      const mounts = new Map<string, { root: string; opts: string }>();
+      for (const line of (await readFile(`/proc/${pid}/mountinfo`, 'utf8')).split('\n').filter(Boolean)) {
+        const f = line.split(' ');
+        mounts.set(f[4], { root: f[3], opts: f[5] });
+      }
+      const seen = (p: string) => JSON.stringify(mounts.get(p));
+      // Hidden paths get a mode-000 node from /run/systemd/inaccessible bind-mounted over them.
+      assert.equal(mounts.get('/home')?.root, '/inaccessible/dir', `ProtectHome=: /home ${seen('/home')}`);
+      assert.equal(mounts.get('/root')?.root, '/inaccessible/dir', `ProtectHome=: /root ${seen('/root')}`);
+      assert.match(mounts.get('/proc/sys')?.opts ?? '', /^ro\b/, `ProtectKernelTunables=: /proc/sys ${seen('/proc/sys')}`);
+      assert.equal(mounts.get('/proc/kallsyms')?.root, '/inaccessible/reg', `ProtectKernelTunables=: /proc/kallsyms ${seen('/proc/kallsyms')}`);
+      assert.equal(mounts.get('/proc/kmsg')?.root, '/inaccessible/reg', `ProtectKernelLogs=: /proc/kmsg ${seen('/proc/kmsg')}`);
+    });
+
     await t.test('a reload shows reloading, then active again', async () => {
       bus = dbus.sessionBus({ busAddress: um.busAddress });
       const obj = await bus.getProxyObject('org.freedesktop.systemd1', '/org/freedesktop/systemd1');
