@@ -139,7 +139,7 @@ export function createMetrics(registry: Registry, build: { version: string }) {
     webConfigOkTime: new Gauge({ name: 'vigil_web_config_last_reload_success_timestamp_seconds', help: 'Unix time the listener\'s web config file last loaded cleanly.', labelNames: ['listener'], registers: r }),
     connections: new Gauge({ name: 'vigil_listener_connections', help: 'Connections open on the listener now (at most its max_connections).', labelNames: ['listener'], registers: r }),
     dropped: new Counter({ name: 'vigil_listener_connections_dropped_total', help: 'Connections closed at once because the listener already had max_connections open.', labelNames: ['listener'], registers: r }),
-    refused: new Counter({ name: 'vigil_listener_requests_refused_total', help: 'Requests refused before a route ran, by reason (host_not_allowed|unauthorized|auth_busy|rate_limited|cross_site|form_content_type).', labelNames: ['listener', 'reason'], registers: r }),
+    refused: new Counter({ name: 'vigil_listener_requests_refused_total', help: 'Requests refused before a route ran, by reason (host_not_allowed|unauthorized|auth_busy|auth_unavailable|rate_limited|cross_site|form_content_type).', labelNames: ['listener', 'reason'], registers: r }),
     tlsFailures: new Counter({ name: 'vigil_listener_tls_failures_total', help: 'TLS connections that failed: handshake errors and timeouts, and client certificates refused after the handshake.', labelNames: ['listener'], registers: r }),
   };
 

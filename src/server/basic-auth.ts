@@ -7,7 +7,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { BcryptWorker } from './bcrypt-worker.js';
 
-export type AuthVerdict = 'ok' | 'denied' | 'busy';
+/** 'unavailable': the password could not be checked (the bcrypt worker failed); not remembered. */
+export type AuthVerdict = 'ok' | 'denied' | 'busy' | 'unavailable';
 
 /** User and password from `Authorization: Basic …`, or undefined. */
 export function basicCredentials(header: string | undefined): { user: string; password: string } | undefined {
@@ -70,6 +71,7 @@ export class BasicAuth {
     const cost = first ? Number(first.slice(4, 6)) : 10;
     const r = await this.bcrypt.compare(password, hash, cost);
     if (r === 'busy') return 'busy';
+    if (r === 'failed') return 'unavailable';
     const ok = r && hash !== undefined;
     (ok ? this.#good : this.#bad).add(key);
     return ok ? 'ok' : 'denied';

@@ -7,12 +7,17 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 
-export type CompareResult = boolean | 'busy';
+/** 'failed': the worker could not answer (it died or would not start); nothing is known of the password. */
+export type CompareResult = boolean | 'busy' | 'failed';
 
-// CommonJS, evaluated in the worker: it needs no TypeScript loader.
+// CommonJS, evaluated in the worker: it needs no TypeScript loader. bcryptjs
+// is required through a require() of its own path: the eval'd code's own
+// require() makes Node 24 read the package.json of the working directory,
+// which fails where that is unreadable or broken (a unit's cwd under
+// ProtectHome=) and killed the worker.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const bcrypt = require(workerData.bcryptjs);
+const bcrypt = require('node:module').createRequire(workerData.bcryptjs)(workerData.bcryptjs);
 const dummies = new Map();
 parentPort.on('message', ({ id, password, hash, cost }) => {
   let ok = false;
@@ -35,7 +40,13 @@ export class BcryptWorker {
   #nextId = 1;
   #idleTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly opts: { maxQueue?: number; idleMs?: number } = {}) {}
+  constructor(private readonly opts: {
+    maxQueue?: number; idleMs?: number;
+    /** Told each time the worker fails (it died or would not start); its comparisons answer 'failed'. */
+    onFailure?: (err: Error) => void;
+    /** bcryptjs's path (default: resolved from here); tests point it at a broken one. */
+    module?: string;
+  } = {}) {}
 
   /** Whether `password` matches `hash`; with no hash, spends the time a hash of `cost` takes and says false. */
   compare(password: string, hash: string | undefined, cost = 10): Promise<CompareResult> {
@@ -59,7 +70,7 @@ export class BcryptWorker {
 
   #ensure(): Worker {
     if (this.#worker) return this.#worker;
-    const bcryptjs = createRequire(import.meta.url).resolve('bcryptjs');
+    const bcryptjs = this.opts.module ?? createRequire(import.meta.url).resolve('bcryptjs');
     const w = new Worker(WORKER_SOURCE, {
       eval: true, workerData: { bcryptjs },
       execArgv: [], // not the parent's loaders and heap flags: plain JS needs none
@@ -71,10 +82,16 @@ export class BcryptWorker {
       this.#pending.delete(m.id);
       if (this.#pending.size === 0) this.#armIdle();
     });
-    // A dead worker denies what it was asked; the next comparison starts a new one.
-    const gone = () => { if (this.#worker === w) { this.#worker = undefined; this.#fail(); } };
-    w.on('error', gone);
-    w.on('exit', gone);
+    // A dead worker answers 'failed' to what it was asked (never a cached "wrong password") and says
+    // why; the next comparison starts a new one.
+    const gone = (err?: Error) => {
+      if (this.#worker !== w) return;
+      this.#worker = undefined;
+      if (this.#pending.size > 0 || err) this.opts.onFailure?.(err ?? new Error('the bcrypt worker exited with comparisons pending'));
+      this.#fail();
+    };
+    w.on('error', (err) => gone(err));
+    w.on('exit', () => gone());
     this.#worker = w;
     return w;
   }
@@ -86,7 +103,7 @@ export class BcryptWorker {
   }
 
   #fail(): void {
-    for (const p of this.#pending.values()) p.resolve(false);
+    for (const p of this.#pending.values()) p.resolve('failed');
     this.#pending.clear();
   }
 }

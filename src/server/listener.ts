@@ -14,6 +14,7 @@ import type { ListenerSettings } from '../config/listener.js';
 import type { WebConfig } from '../config/web-config.js';
 import type { Metrics } from '../metrics/catalogue.js';
 import { hostAllowed } from './allowed-hosts.js';
+import { BcryptWorker } from './bcrypt-worker.js';
 import { BasicAuth } from './basic-auth.js';
 import { applyTls, clientCertProblem, tlsServerOptions } from './client-cert.js';
 import { refuseCrossSite, type CrossSiteScope } from './csrf.js';
@@ -44,7 +45,7 @@ export class Listener {
   #settings: ListenerSettings;
   #watch: WebConfigWatch | undefined;
   #bucket: TokenBucket | undefined;
-  readonly #auth = new BasicAuth();
+  readonly #auth: BasicAuth;
   readonly #servers = new Set<AnyServer>();
   readonly #sockets = new Set<Socket>();
   /** Fixed when the listener is built: switching between HTTP and HTTPS takes a restart. */
@@ -57,6 +58,10 @@ export class Listener {
     this.tls = settings.webConfig?.tls !== undefined;
     this.#watch = settings.webConfig ? this.#watchOf(settings.webConfig) : undefined;
     this.#bucket = bucketOf(settings.webConfig);
+    this.#auth = new BasicAuth(new BcryptWorker({
+      onFailure: (err) => deps.logger.error({ listener: deps.name, err: err.message },
+        `listener ${deps.name}: the password-checking worker failed (${err.message}); requests with a password get 503 until it works again`),
+    }));
     deps.metrics.connections.set(this.#labels, 0);
   }
 
@@ -195,6 +200,7 @@ export class Listener {
     if (cfg && cfg.users.size > 0) {
       const verdict = await this.#auth.check(cfg.users, req.headers.authorization);
       if (verdict === 'busy') return this.#refuse(reply, 'auth_busy', { 'retry-after': '1' });
+      if (verdict === 'unavailable') return this.#refuse(reply, 'auth_unavailable', { 'retry-after': '1' });
       if (verdict === 'denied') return this.#refuse(reply, 'unauthorized', { 'www-authenticate': 'Basic realm="vigil", charset="UTF-8"' });
     }
     return undefined;

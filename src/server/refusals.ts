@@ -16,6 +16,10 @@ export const REFUSALS = {
     status: 503, code: 'VIGIL_E_AUTH_BUSY',
     message: 'too many password checks are waiting; retry in a second',
   },
+  auth_unavailable: {
+    status: 503, code: 'VIGIL_E_AUTH_UNAVAILABLE',
+    message: 'the password could not be checked (the agent\'s password-checking worker failed; its log says why); retry',
+  },
   rate_limited: {
     status: 429, code: 'VIGIL_E_RATE_LIMITED',
     message: 'more requests than the web config file\'s rate_limit allows; retry later',

@@ -6,6 +6,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { BasicAuth, basicCredentials } from '../../src/server/basic-auth.js';
 import { BcryptWorker, type CompareResult } from '../../src/server/bcrypt-worker.js';
 
@@ -123,5 +128,46 @@ test('a flood of wrong passwords: bounded queue (busy), and Prometheus\'s good e
     assert.equal(w.calls, before, 'still cached: wrong passwords live in their own cache');
   } finally {
     await auth.close();
+  }
+});
+
+test('a worker that fails answers "unavailable", says why, and is not remembered as a wrong password', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-bcrypt-'));
+  const marker = join(dir, 'broken');
+  writeFileSync(marker, '');
+  // bcryptjs as a broken install would be while `marker` exists, the real one after.
+  const shim = join(dir, 'bcryptjs-shim.cjs');
+  writeFileSync(shim, `if (require('node:fs').existsSync(${JSON.stringify(marker)})) throw new Error('a broken bcryptjs');\n`
+    + `module.exports = require(${JSON.stringify(createRequire(import.meta.url).resolve('bcryptjs'))});\n`);
+  const failures: string[] = [];
+  const auth = new BasicAuth(new BcryptWorker({ module: shim, onFailure: (err) => failures.push(err.message) }));
+  try {
+    const users = new Map([['alice', ALICE]]);
+    assert.equal(await auth.check(users, basic('alice', 'alice123')), 'unavailable');
+    assert.equal(failures.length, 1);
+    assert.match(failures[0], /a broken bcryptjs/);
+    rmSync(marker);
+    assert.equal(await auth.check(users, basic('alice', 'alice123')), 'ok', 'the failure was cached as a wrong password');
+    assert.equal(await auth.check(users, basic('alice', 'wrong')), 'denied');
+  } finally {
+    await auth.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the worker starts whatever the working directory holds (Node 24 read ./package.json for it and died)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-cwd-'));
+  try {
+    writeFileSync(join(dir, 'package.json'), '{ not json');
+    const src = new URL('../../src/server/bcrypt-worker.ts', import.meta.url).href;
+    const script = `const { BcryptWorker } = await import(${JSON.stringify(src)});
+const w = new BcryptWorker({ onFailure: (e) => console.error('failure:', e.message) });
+console.log(await w.compare('alice123', ${JSON.stringify(ALICE)}));
+await w.close();`;
+    const r = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), '--input-type=module', '-e', script], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.stdout.trim(), 'true', r.stderr);
+    assert.doesNotMatch(r.stderr, /failure:/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
