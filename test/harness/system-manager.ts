@@ -17,9 +17,10 @@
 //   tree), so it sees and manages nothing of the host's processes;
 // - stop() powers it off (SIGKILL of its PID 1 if that hangs, which kills the
 //   whole PID namespace), waits until the namespaces are gone and removes the
-//   cgroup folders and the empty host directory. A test process that dies
-//   without stop() kills it from an exit hook; the next start sweeps what a
-//   killed test process left.
+//   cgroup folders and the empty host directory. A test process that exits
+//   without stop() kills it from an exit hook; one killed outright takes it
+//   along (parent-death signal), and the next start sweeps the empty cgroup
+//   folder and host directory such a process left.
 //
 //   const sm = await startSystemManager();
 //   try { await sm.run('systemctl', ['is-system-running']); } finally { await sm.stop(); }
@@ -63,10 +64,11 @@ function cgroup2Root(): string {
 }
 
 /** Everything this harness needs, or an Error saying what is missing and how to get it (call it first to fail fast). */
-export function requireSystemManager(): { unshare: string; nsenter: string; cgRoot: string } {
+export function requireSystemManager(): { unshare: string; nsenter: string; setpriv: string; cgRoot: string } {
   if (process.getuid?.() !== 0) throw new Error('the system manager harness needs root (mount, unshare, cgroups)');
   const unshare = requireBinary('unshare', 'util-linux');
   const nsenter = requireBinary('nsenter', 'util-linux');
+  const setpriv = requireBinary('setpriv', 'util-linux');
   requireBinary('pivot_root', 'util-linux');
   requireBinary('mount', 'mount');
   if (!existsSync(SYSTEMD)) throw new Error(`${SYSTEMD} not found: install it with \`apt-get install -y systemd\``);
@@ -75,7 +77,7 @@ export function requireSystemManager(): { unshare: string; nsenter: string; cgRo
     throw new Error('the kernel has no overlay filesystem (not in /proc/filesystems): `modprobe overlay`, or a kernel with CONFIG_OVERLAY_FS');
   }
   if (!existsSync(SCRIPT)) throw new Error(`${SCRIPT} is missing`);
-  return { unshare, nsenter, cgRoot: cgroup2Root() };
+  return { unshare, nsenter, setpriv, cgRoot: cgroup2Root() };
 }
 
 function procsOf(cg: string): number[] {
@@ -137,7 +139,7 @@ function childPid(pid: number): number | undefined {
 }
 
 export async function startSystemManager(opts: { bootTimeoutMs?: number } = {}): Promise<SystemManager> {
-  const { unshare, nsenter, cgRoot } = requireSystemManager();
+  const { unshare, nsenter, setpriv, cgRoot } = requireSystemManager();
   void unshare; // the script runs it by name; requireSystemManager() only proves it is there
   await sweepStale(cgRoot);
 
@@ -150,7 +152,9 @@ export async function startSystemManager(opts: { bootTimeoutMs?: number } = {}):
   await mkdir(cg);
 
   const log = await open(logFile, 'a');
-  const child: ChildProcess = spawn('sh', [SCRIPT, 'outer', cg, mnt], {
+  // --pdeathsig: a test process killed outright (SIGKILL, no exit hook) takes the
+  // manager with it: unshare dies, and --kill-child makes that kill PID 1.
+  const child: ChildProcess = spawn(setpriv, ['--pdeathsig', 'KILL', 'sh', SCRIPT, 'outer', cg, mnt], {
     stdio: ['ignore', log.fd, log.fd],
     env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
   });
