@@ -127,7 +127,11 @@ remediations:
     const restart = await waitFor('restart outcome', async () => (await journalLines(join(dir, 'state'))).find((r) => r.event === 'outcome' && r.rule === 'restart-app'));
     assert.equal(restart.outcome, 'failed');
     assert.match(String(restart.detail), /^restart job failed; vigil-app.service failed \(failed, Result=exit-code\)/);
-    const waiting = (await a.status()).remediation.rules['leave-asg'].escalation;
+    // The outcome is journalled (fsynced) a moment before the rule's in-memory state leaves "in progress".
+    const waiting = await waitFor('leave-asg waiting on the restart\'s grace', async () => {
+      const e = (await a!.status()).remediation.rules['leave-asg'].escalation;
+      return /its action is in progress/.test(e.detail ?? '') ? undefined : e;
+    });
     assert.equal(waiting.step, 'waiting', JSON.stringify(waiting));
     assert.match(waiting.detail, /^restart-app acted at .*; waiting for its grace to end at /);
     const left = await waitFor('leave-asg outcome', async () => (await journalLines(join(dir, 'state'))).find((r) => r.event === 'outcome' && r.rule === 'leave-asg'));
