@@ -7,6 +7,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { ResponseParser, WireError } from './http-wire-parser.js';
 import type { PreparedRequest } from './http-wire-request.js';
+import { PeerCertificate } from './tls-peer.js';
 
 export { prepareRequest, type PreparedRequest } from './http-wire-request.js';
 export { isRedirectStatus, MAX_HEAD_BYTES, PARSE_ERROR, WireError } from './http-wire-parser.js';
@@ -94,14 +95,16 @@ export function exchange(req: PreparedRequest, opts: ExchangeOptions, signal: Ab
         reject(new WireError('an https request needs TLS settings', 'VIGIL_E_HTTP_TLS_SETTINGS'));
         return;
       }
+      const onCert = opts.onPeerCertificate;
+      const peer = onCert ? new PeerCertificate() : undefined;
       try {
-        socket = tls.connect({ host: req.host, port: req.port, servername: t.servername(req), secureContext: t.secureContext(), rejectUnauthorized: t.rejectUnauthorized });
+        socket = tls.connect({ host: req.host, port: req.port, servername: t.servername(req), secureContext: t.secureContext(),
+          rejectUnauthorized: t.rejectUnauthorized, ...(peer ? { checkServerIdentity: peer.checkServerIdentity } : {}) });
       } catch (err) {
         reject(err);
         return;
       }
-      const onCert = opts.onPeerCertificate;
-      if (onCert) socket.once('secureConnect', () => onCert((socket as tls.TLSSocket).getPeerCertificate(true)));
+      if (onCert && peer) socket.once('secureConnect', () => onCert(peer.of(socket as tls.TLSSocket)));
     } else {
       socket = net.connect(req.port, req.host);
     }
