@@ -8,6 +8,8 @@
 //   npm run build && node --import tsx bench/side-by-side.ts            # 3 rounds each, 5 s measured per tool per round
 //   node --import tsx bench/side-by-side.ts --rounds 5 --seconds 10 --protocols https
 //   node --import tsx bench/side-by-side.ts --rate 200                  # probes per second for both protocols
+//   ... --baseline /tmp/old/dist                                         # also another vigil build, in the same rounds
+//   ... --node /path/to/node24/bin/node                                  # the agent on another Node (the .deb runs Node 24)
 //
 // Defaults: 1000 HTTP probes and 400 HTTPS probes a second. vigil runs
 // `dist/bin.js run` (--dist DIR) with that many probes at a 1 s interval, on
@@ -22,7 +24,7 @@
 // window: vigil_probe_runs_total for vigil, answered /probe requests for
 // blackbox_exporter), peak RSS (VmHWM of the round's process), failures;
 // then the medians and the median of the per-round ratios vigil/blackbox.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -33,7 +35,7 @@ import { freePort, get, makeCert, procCpuMs, procStatus, sleep, startAgent, star
 const { values: args } = parseArgs({
   options: {
     rate: { type: 'string' }, seconds: { type: 'string' }, warmup: { type: 'string' }, rounds: { type: 'string' },
-    protocols: { type: 'string' }, dist: { type: 'string' }, blackbox: { type: 'string' }, 'node-arg': { type: 'string', multiple: true },
+    protocols: { type: 'string' }, dist: { type: 'string' }, baseline: { type: 'string' }, node: { type: 'string' }, blackbox: { type: 'string' }, 'node-arg': { type: 'string', multiple: true },
   },
 });
 type Protocol = 'http' | 'https';
@@ -60,14 +62,14 @@ interface Setup {
 
 const url = (s: Setup, p: Protocol) => `${p}://127.0.0.1:${s.targets[p].port}/`;
 
-async function vigilRound(s: Setup, p: Protocol): Promise<Figures> {
+async function vigilRound(s: Setup, p: Protocol, dist: string): Promise<Figures> {
   const port = await freePort();
   const file = join(s.dir, 'vigil.yaml');
   let yaml = `agent:\n  listen: 127.0.0.1:${port}\n  log_level: warn\n  shutdown_timeout: 2s\nprobes:\n`;
   const tls = p === 'https' ? `, tls: {ca_file: "${s.ca}"}` : '';
   for (let i = 0; i < RATE[p]; i++) yaml += `  - {name: p${i}, type: http, url: "${url(s, p)}", interval: 1s${tls}}\n`;
   writeFileSync(file, yaml);
-  const agent = await startAgent({ config: file, port, dist: DIST, nodeArgs: args['node-arg'] ?? [] });
+  const agent = await startAgent({ config: file, port, dist, node: args.node, nodeArgs: args['node-arg'] ?? [] });
   try {
     await sleep(WARMUP * 1000);
     const m0 = (await get(`${agent.base}/metrics`)).text;
@@ -198,27 +200,31 @@ async function main() {
   const targets = { http: await startTarget(), https: await startTarget(dir) };
   const s: Setup = { dir, ca: cert, targets };
   const out = (text: string) => process.stdout.write(`${text}\n`);
-  out(`side by side: vigil (${DIST}/bin.js, node ${process.version}${args['node-arg'] ? ` ${args['node-arg'].join(' ')}` : ''}) and blackbox_exporter (${BLACKBOX}); ` +
+  out(`side by side: vigil (${DIST}/bin.js${args.baseline ? `, baseline ${args.baseline}/bin.js` : ''}, node ${args.node ? execFileSync(args.node, ['--version'], { encoding: 'utf8' }).trim() : process.version}${args['node-arg'] ? ` ${args['node-arg'].join(' ')}` : ''}) and blackbox_exporter (${BLACKBOX}); ` +
     `${ROUNDS} rounds, ${WARMUP} s warm-up + ${SECONDS} s measured per tool per round; fresh connection per probe`);
   try {
     for (const p of PROTOCOLS) {
       out(`\n${p}: ${RATE[p]} probes/s against ${url(s, p)}${p === 'https' ? ' (certificate verified via ca_file, expiry exported)' : ''}`);
-      const v: Figures[] = [];
-      const b: Figures[] = [];
+      const tools = ['vigil', 'blackbox', ...(args.baseline ? ['baseline'] : [])] as const;
+      const figs = new Map<string, Figures[]>(tools.map((t) => [t, []]));
       for (let r = 0; r < ROUNDS; r++) {
-        // Alternate which tool goes first, so a drift in the machine's load does not favour one.
-        const order = r % 2 === 0 ? ['vigil', 'blackbox'] as const : ['blackbox', 'vigil'] as const;
+        // Alternate the order, so a drift in the machine's load does not favour one tool.
+        const order = r % 2 === 0 ? tools : [...tools].reverse();
         for (const tool of order) {
-          const f = tool === 'vigil' ? await vigilRound(s, p) : await blackboxRound(s, p);
-          (tool === 'vigil' ? v : b).push(f);
+          const f = tool === 'blackbox' ? await blackboxRound(s, p) : await vigilRound(s, p, tool === 'vigil' ? DIST : args.baseline!);
+          figs.get(tool)!.push(f);
           out(`  round ${r + 1}  ${tool.padEnd(8)} ${line(f)}   load ${loadavg()}`);
         }
-        out(`  round ${r + 1}  ratio vigil/blackbox CPU ${(perProbe(v[r]) / perProbe(b[r])).toFixed(2)}, RSS ${(v[r].peakRss / b[r].peakRss).toFixed(1)}`);
+        const [v, b] = [figs.get('vigil')![r], figs.get('blackbox')![r]];
+        out(`  round ${r + 1}  ratio vigil/blackbox CPU ${(perProbe(v) / perProbe(b)).toFixed(2)}, RSS ${(v.peakRss / b.peakRss).toFixed(1)}`);
       }
-      const ratios = v.map((f, i) => perProbe(f) / perProbe(b[i]));
-      out(`  ${p} median  vigil ${median(v.map(perProbe)).toFixed(3)} ms/probe, peak ${mib(median(v.map((f) => f.peakRss)))}; ` +
-        `blackbox ${median(b.map(perProbe)).toFixed(3)} ms/probe, peak ${mib(median(b.map((f) => f.peakRss)))}; ` +
-        `ratio vigil/blackbox CPU median ${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`);
+      const b = figs.get('blackbox')!;
+      for (const tool of tools) {
+        const f = figs.get(tool)!;
+        const ratios = f.map((x, i) => perProbe(x) / perProbe(b[i]));
+        out(`  ${p} median  ${tool.padEnd(8)} ${median(f.map(perProbe)).toFixed(3)} ms/probe, peak ${mib(median(f.map((x) => x.peakRss)))}` +
+          (tool === 'blackbox' ? '' : `; ${tool}/blackbox CPU median ${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`));
+      }
     }
   } finally {
     targets.http.stop();

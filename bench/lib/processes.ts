@@ -117,12 +117,13 @@ export interface AgentProcess {
 
 /**
  * `vigil run --config FILE` as a child, resolved once /healthz answers. With
- * `dist` the compiled DIR/bin.js (as the installed `vigil` runs), else src through tsx.
+ * `dist` the compiled DIR/bin.js (as the installed `vigil` runs), else src through tsx;
+ * `node`: another Node binary for the agent (the .deb's runtime is Node 24).
  */
-export async function startAgent(o: { config: string; port: number; dist?: string; nodeArgs?: readonly string[] }): Promise<AgentProcess> {
+export async function startAgent(o: { config: string; port: number; dist?: string; nodeArgs?: readonly string[]; node?: string }): Promise<AgentProcess> {
   const nodeArgs = o.dist ? [] : ['--import', 'tsx'];
   const entry = o.dist ? resolve(o.dist, 'bin.js') : join(REPO, 'src/bin.ts');
-  const child = spawn(process.execPath, [...nodeArgs, ...(o.nodeArgs ?? []), entry, 'run', '--config', o.config], {
+  const child = spawn(o.node ?? process.execPath, [...nodeArgs, ...(o.nodeArgs ?? []), entry, 'run', '--config', o.config], {
     cwd: REPO, stdio: ['ignore', 'inherit', 'inherit'],
   });
   const exited = new Promise<void>((r) => child.on('exit', () => r()));
