@@ -7,6 +7,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { ResponseParser, WireError } from './http-wire-parser.js';
 import type { PreparedRequest } from './http-wire-request.js';
+import { SecureContexts } from './secure-contexts.js';
 import { PeerCertificate } from './tls-peer.js';
 
 export { prepareRequest, type PreparedRequest } from './http-wire-request.js';
@@ -24,11 +25,12 @@ export interface WireTlsOptions {
 /**
  * A probe's TLS settings with its secure context built once: tls.connect
  * without one parses the CA bundle and builds an SSL_CTX on every connection.
+ * The context comes from `contexts`, shared with the other probes built with it.
  */
 export class WireTls {
   private context: tls.SecureContext | undefined;
 
-  constructor(private readonly opts: WireTlsOptions) {}
+  constructor(private readonly opts: WireTlsOptions, private readonly contexts = new SecureContexts()) {}
 
   get rejectUnauthorized(): boolean {
     return this.opts.rejectUnauthorized ?? true;
@@ -40,7 +42,7 @@ export class WireTls {
 
   /** Built on first use so a bad key or certificate fails the run (as node:http does), not the probe's creation. */
   secureContext(): tls.SecureContext {
-    this.context ??= tls.createSecureContext({ ca: this.opts.ca, cert: this.opts.cert, key: this.opts.key });
+    this.context ??= this.contexts.get(this.opts);
     return this.context;
   }
 }

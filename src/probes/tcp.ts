@@ -17,12 +17,12 @@ export const tcpProbe = defineProbe({
     address: hostPort(),
     tls: z.union([z.literal(true), tlsConfig()]).optional(),
   }),
-  create(cfg) {
+  create(cfg, deps) {
     const { host, port } = cfg.address;
     const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
     const tlsOpts = cfg.tls === true ? { rejectUnauthorized: true } : cfg.tls;
     // The secure context built once, not on every connection (the CA bundle parsed each time).
-    const wireTls = tlsOpts ? new WireTls(tlsOpts) : undefined;
+    const wireTls = tlsOpts ? new WireTls(tlsOpts, deps.secureContexts) : undefined;
     return {
       name: cfg.name,
       type: 'tcp',
