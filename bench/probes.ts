@@ -73,6 +73,17 @@ function share(body: string, name: string, le: number, since: Map<number, number
   const total = (now.get(Infinity) ?? 0) - (since.get(Infinity) ?? 0);
   return total === 0 ? 1 : ((now.get(le) ?? 0) - (since.get(le) ?? 0)) / total;
 }
+/** Least-squares slope of samples taken once a second, in MiB per minute. */
+function rssSlope(samples: number[]): number {
+  const n = samples.length;
+  if (n < 2) return 0;
+  const mx = (n - 1) / 2;
+  const my = samples.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  samples.forEach((y, x) => { num += (x - mx) * (y - my); den += (x - mx) ** 2; });
+  return (num / den) * 60 / 2 ** 20;
+}
 function pct(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
@@ -141,6 +152,7 @@ async function main() {
       ['agent CPU', `${cpuMs.toFixed(0)} ms = ${(cpuMs / elapsed / 10).toFixed(1)}% of one core`, ''],
       ['CPU per probe run', `${cpuPerProbe.toFixed(3)} ms`, `target <= ${TARGETS.cpuMsPerProbe} ms ${cpuPerProbe <= TARGETS.cpuMsPerProbe ? 'OK' : 'MISSED'}`],
       ['peak RSS (VmHWM)', `${(peakRss / 2 ** 20).toFixed(1)} MiB (steady ${(Math.max(...rssSamples) / 2 ** 20).toFixed(1)} MiB)`, `target <= ${TARGETS.rssMiB} MiB ${peakRss / 2 ** 20 <= TARGETS.rssMiB ? 'OK' : 'MISSED'}`],
+      ['RSS slope', `${rssSlope(rssSamples).toFixed(2)} MiB/min over ${SECONDS} s (least squares over 1-s samples)`, ''],
       ['lateness p50 / p99', `${lateP50.toFixed(1)} ms / ${lateP99.toFixed(1)} ms (${(within50 * 100).toFixed(2)}% within 50 ms)`, `target p99 <= ${TARGETS.latenessP99Ms} ms ${within50 >= 0.99 ? 'OK' : 'MISSED'}`],
       ['/metrics scrape p50 / p99', `${pct(scrapeMs, 0.5).toFixed(1)} ms / ${pct(scrapeMs, 0.99).toFixed(1)} ms (${SCRAPES} scrapes, ${seriesCount} series)`, `target p99 <= ${TARGETS.scrapeP99Ms} ms ${pct(scrapeMs, 0.99) <= TARGETS.scrapeP99Ms ? 'OK' : 'MISSED'}`],
     ];
