@@ -9,6 +9,7 @@
 //   node --import tsx bench/side-by-side.ts --rounds 5 --seconds 10 --protocols https
 //   node --import tsx bench/side-by-side.ts --rate 200                  # probes per second for both protocols
 //   ... --baseline /tmp/old/dist                                         # also another vigil build, in the same rounds
+//   ... --baseline dist --baseline-node-arg=--max-semi-space-size=1      # or the same build with other node flags
 //   ... --node /path/to/node24/bin/node                                  # the agent on another Node (the .deb runs Node 24)
 //
 // Defaults: 1000 HTTP probes and 400 HTTPS probes a second. vigil runs
@@ -36,6 +37,7 @@ const { values: args } = parseArgs({
   options: {
     rate: { type: 'string' }, seconds: { type: 'string' }, warmup: { type: 'string' }, rounds: { type: 'string' },
     protocols: { type: 'string' }, dist: { type: 'string' }, baseline: { type: 'string' }, node: { type: 'string' }, blackbox: { type: 'string' }, 'node-arg': { type: 'string', multiple: true },
+    'baseline-node-arg': { type: 'string', multiple: true },
   },
 });
 type Protocol = 'http' | 'https';
@@ -62,14 +64,14 @@ interface Setup {
 
 const url = (s: Setup, p: Protocol) => `${p}://127.0.0.1:${s.targets[p].port}/`;
 
-async function vigilRound(s: Setup, p: Protocol, dist: string): Promise<Figures> {
+async function vigilRound(s: Setup, p: Protocol, dist: string, nodeArgs: readonly string[]): Promise<Figures> {
   const port = await freePort();
   const file = join(s.dir, 'vigil.yaml');
   let yaml = `agent:\n  listen: 127.0.0.1:${port}\n  log_level: warn\n  shutdown_timeout: 2s\nprobes:\n`;
   const tls = p === 'https' ? `, tls: {ca_file: "${s.ca}"}` : '';
   for (let i = 0; i < RATE[p]; i++) yaml += `  - {name: p${i}, type: http, url: "${url(s, p)}", interval: 1s${tls}}\n`;
   writeFileSync(file, yaml);
-  const agent = await startAgent({ config: file, port, dist, node: args.node, nodeArgs: args['node-arg'] ?? [] });
+  const agent = await startAgent({ config: file, port, dist, node: args.node, nodeArgs });
   try {
     await sleep(WARMUP * 1000);
     const m0 = (await get(`${agent.base}/metrics`)).text;
@@ -211,7 +213,7 @@ async function main() {
         // Alternate the order, so a drift in the machine's load does not favour one tool.
         const order = r % 2 === 0 ? tools : [...tools].reverse();
         for (const tool of order) {
-          const f = tool === 'blackbox' ? await blackboxRound(s, p) : await vigilRound(s, p, tool === 'vigil' ? DIST : args.baseline!);
+          const f = tool === 'blackbox' ? await blackboxRound(s, p) : await (tool === 'vigil' ? vigilRound(s, p, DIST, args['node-arg'] ?? []) : vigilRound(s, p, args.baseline!, args['baseline-node-arg'] ?? []));
           figs.get(tool)!.push(f);
           out(`  round ${r + 1}  ${tool.padEnd(8)} ${line(f)}   load ${loadavg()}`);
         }
