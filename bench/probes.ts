@@ -1,4 +1,4 @@
-// Benchmark: N HTTP probes at a 1 s interval against a local HTTP server.
+// Benchmark: N HTTP probes at a 1 s interval (--interval) against a local HTTP server.
 // The agent runs as its own process (`vigil run`), the target server in
 // another, and this process only scrapes and reads figures, so
 // the figures are the agent's alone. Prints figures; it is not a test.
@@ -10,75 +10,33 @@
 //   node --import tsx bench/probes.ts --https --probes 200   # TLS targets (a handshake per run), certificate verified
 //   npm run build && node --import tsx bench/probes.ts --dist dist   # the compiled agent, as `vigil` runs
 //   ... --node-arg=--max-old-space-size=96            # a node flag for the agent (repeatable)
+//   ... --probes 5000 --interval 5s                   # a longer interval where 2 cores cannot run every probe each second
 //
 // Figures: CPU ms per probe run (the agent's process_cpu_seconds_total delta
 // over the run-count delta, i.e. process.cpuUsage()), peak RSS (VmHWM),
 // scheduling lateness p50/p99 (vigil_scheduler_lateness_seconds), and /metrics
 // scrape latency p50/p99 with every probe present, measured while probing.
-import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { freePort, get, makeCert, procStatus, sleep, startAgent, startTarget, sum } from './lib/processes.js';
 
 const { values: args } = parseArgs({
   options: {
     probes: { type: 'string' }, seconds: { type: 'string' }, scrapes: { type: 'string' }, warmup: { type: 'string' },
     'cpu-prof': { type: 'boolean' }, keepalive: { type: 'boolean' }, https: { type: 'boolean' }, dist: { type: 'string' },
-    'node-arg': { type: 'string', multiple: true },
+    'node-arg': { type: 'string', multiple: true }, interval: { type: 'string' },
   },
 });
 const PROBES = Number(args.probes ?? process.env.BENCH_PROBES ?? 1000);
 const SECONDS = Number(args.seconds ?? process.env.BENCH_SECONDS ?? 60);
 const SCRAPES = Number(args.scrapes ?? process.env.BENCH_SCRAPES ?? 100);
 const WARMUP = Number(args.warmup ?? process.env.BENCH_WARMUP ?? 10);
-const REPO = resolve(import.meta.dirname, '..');
+// A longer interval where the machine cannot run every probe each second (--probes 5000 --interval 5s).
+const INTERVAL = args.interval ?? '1s';
+const INTERVAL_S = Number.parseFloat(INTERVAL) * (INTERVAL.endsWith('ms') ? 0.001 : INTERVAL.endsWith('m') ? 60 : 1);
 const TARGETS = { cpuMsPerProbe: 0.3, rssMiB: 150, latenessP99Ms: 50, scrapeP99Ms: 50 };
-
-// With --https the target serves TLS with a throwaway certificate (made by
-// openssl for 127.0.0.1) that the probes verify through ca_file.
-const TARGET_SCRIPT = `
-const tlsDir = process.env.BENCH_TLS_DIR;
-const fs = require('node:fs');
-const http = tlsDir ? require('node:https') : require('node:http');
-const opts = tlsDir ? { key: fs.readFileSync(tlsDir + '/key.pem'), cert: fs.readFileSync(tlsDir + '/cert.pem') } : {};
-let served = 0;
-const s = http.createServer(opts, (_q, r) => { served++; r.end('ok'); });
-s.listen(0, '127.0.0.1', 2048, () => process.send({ port: s.address().port }));
-process.on('message', () => process.send({ served }));
-process.on('disconnect', () => process.exit(0));
-`;
-
-function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => res(port));
-    });
-  });
-}
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function get(url: string): Promise<{ text: string; ms: number }> {
-  const t = performance.now();
-  const res = await fetch(url);
-  const text = await res.text();
-  return { text, ms: performance.now() - t };
-}
-
-/** Sum of every sample of a metric family (optionally filtered by a label substring). */
-function sum(body: string, name: string, having = ''): number {
-  let total = 0;
-  for (const line of body.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const rest = line.slice(name.length);
-    if (rest[0] !== ' ' && rest[0] !== '{') continue;
-    if (having && !line.includes(having)) continue;
-    total += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return total;
-}
 
 /** Quantile from Prometheus histogram buckets, interpolated as histogram_quantile does. */
 function histogramQuantile(body: string, name: string, q: number, since?: Map<number, number>): number {
@@ -115,62 +73,44 @@ function share(body: string, name: string, le: number, since: Map<number, number
   const total = (now.get(Infinity) ?? 0) - (since.get(Infinity) ?? 0);
   return total === 0 ? 1 : ((now.get(le) ?? 0) - (since.get(le) ?? 0)) / total;
 }
+/** Least-squares slope of samples taken once a second, in MiB per minute. */
+function rssSlope(samples: number[]): number {
+  const n = samples.length;
+  if (n < 2) return 0;
+  const mx = (n - 1) / 2;
+  const my = samples.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  samples.forEach((y, x) => { num += (x - mx) * (y - my); den += (x - mx) ** 2; });
+  return (num / den) * 60 / 2 ** 20;
+}
 function pct(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
-function status(procStatus: string, key: string): number {
-  const m = procStatus.match(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm'));
-  return m ? Number(m[1]) * 1024 : NaN;
-}
-
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
-  // The target in its own process: serving 1000 requests a second here would
-  // delay this process's own scrape timings.
-  if (args.https) {
-    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
-    if (made.status !== 0) throw new Error('--https needs openssl (apt-get install -y openssl)');
-  }
-  const target = spawn(process.execPath, ['-e', TARGET_SCRIPT], {
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env: { ...process.env, ...(args.https ? { BENCH_TLS_DIR: dir } : {}) },
-  });
-  const targetPort = await new Promise<number>((res, rej) => {
-    target.once('message', (m) => res((m as { port: number }).port));
-    target.once('exit', () => rej(new Error('the target server did not start')));
-  });
-  const served = () => new Promise<number>((res) => {
-    target.once('message', (m) => res((m as { served: number }).served));
-    target.send('served?');
-  });
+  // With --https the target serves TLS with a throwaway certificate (made by
+  // openssl for 127.0.0.1) that the probes verify through ca_file.
+  if (args.https) makeCert(dir);
+  const target = await startTarget(args.https ? dir : undefined);
   const port = await freePort();
   const file = join(dir, 'vigil.yaml');
   let yaml = `agent:\n  listen: 127.0.0.1:${port}\n  log_level: warn\n  shutdown_timeout: 2s\nprobes:\n`;
   for (let i = 0; i < PROBES; i++) {
     const scheme = args.https ? 'https' : 'http';
     const tls = args.https ? `, tls: {ca_file: "${join(dir, 'cert.pem')}"}` : '';
-    yaml += `  - {name: p${i}, type: http, url: "${scheme}://127.0.0.1:${targetPort}/p${i}", interval: 1s${args.keepalive ? ', keepalive: true' : ''}${tls}}\n`;
+    yaml += `  - {name: p${i}, type: http, url: "${scheme}://127.0.0.1:${target.port}/p${i}", interval: ${INTERVAL}${args.keepalive ? ', keepalive: true' : ''}${tls}}\n`;
   }
   writeFileSync(file, yaml);
 
   // By default the agent runs from source through tsx; --dist DIR runs the
   // compiled DIR/bin.js, as the installed `vigil` does (no tsx loader thread).
-  const nodeArgs = args.dist ? [] : ['--import', 'tsx'];
-  if (args['cpu-prof']) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${dir}`);
+  const nodeArgs = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
   nodeArgs.push(...(args['node-arg'] ?? []));
-  const entry = args.dist ? resolve(args.dist, 'bin.js') : join(REPO, 'src/bin.ts');
-  const agent = spawn(process.execPath, [...nodeArgs, entry, 'run', '--config', file], {
-    cwd: REPO, stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  const exited = new Promise<number | null>((r) => agent.on('exit', (c) => r(c)));
-  const base = `http://127.0.0.1:${port}`;
+  let agent: Awaited<ReturnType<typeof startAgent>> | undefined;
   try {
-    const startDeadline = Date.now() + 30_000;
-    for (;;) {
-      try { await get(`${base}/healthz`); break; } catch { /* not up yet */ }
-      if (Date.now() > startDeadline || agent.exitCode !== null) throw new Error('the agent did not start');
-      await sleep(100);
-    }
+    agent = await startAgent({ config: file, port, dist: args.dist, nodeArgs });
+    const base = agent.base;
     // Warm-up: every probe has had its staggered first run and a few more, and the JIT has settled.
     await sleep(WARMUP * 1000);
     const m0 = (await get(`${base}/metrics`)).text;
@@ -183,7 +123,7 @@ async function main() {
     const end = Date.now() + SECONDS * 1000;
     while (Date.now() < end) {
       await sleep(Math.min(1000, end - Date.now()));
-      rssSamples.push(status(readFileSync(`/proc/${agent.pid}/status`, 'utf8'), 'VmRSS'));
+      rssSamples.push(procStatus(agent.pid, 'VmRSS'));
     }
     const m1 = (await get(`${base}/metrics`)).text;
     const elapsed = (performance.now() - t0) / 1000;
@@ -204,25 +144,23 @@ async function main() {
       await sleep(100);
     }
     scrapeMs.sort((a, b) => a - b);
-    const procStatus = readFileSync(`/proc/${agent.pid}/status`, 'utf8');
-    const peakRss = status(procStatus, 'VmHWM');
+    const peakRss = procStatus(agent.pid, 'VmHWM');
 
     const cpuPerProbe = cpuMs / runs;
     const rows: Array<[string, string, string]> = [
-      ['probe runs', `${runs} in ${elapsed.toFixed(1)} s (${(runs / elapsed).toFixed(0)}/s, expected ${PROBES}/s), ${failures} failed`, ''],
+      ['probe runs', `${runs} in ${elapsed.toFixed(1)} s (${(runs / elapsed).toFixed(0)}/s, expected ${(PROBES / INTERVAL_S).toFixed(0)}/s), ${failures} failed`, ''],
       ['agent CPU', `${cpuMs.toFixed(0)} ms = ${(cpuMs / elapsed / 10).toFixed(1)}% of one core`, ''],
       ['CPU per probe run', `${cpuPerProbe.toFixed(3)} ms`, `target <= ${TARGETS.cpuMsPerProbe} ms ${cpuPerProbe <= TARGETS.cpuMsPerProbe ? 'OK' : 'MISSED'}`],
       ['peak RSS (VmHWM)', `${(peakRss / 2 ** 20).toFixed(1)} MiB (steady ${(Math.max(...rssSamples) / 2 ** 20).toFixed(1)} MiB)`, `target <= ${TARGETS.rssMiB} MiB ${peakRss / 2 ** 20 <= TARGETS.rssMiB ? 'OK' : 'MISSED'}`],
+      ['RSS slope', `${rssSlope(rssSamples).toFixed(2)} MiB/min over ${SECONDS} s (least squares over 1-s samples)`, ''],
       ['lateness p50 / p99', `${lateP50.toFixed(1)} ms / ${lateP99.toFixed(1)} ms (${(within50 * 100).toFixed(2)}% within 50 ms)`, `target p99 <= ${TARGETS.latenessP99Ms} ms ${within50 >= 0.99 ? 'OK' : 'MISSED'}`],
       ['/metrics scrape p50 / p99', `${pct(scrapeMs, 0.5).toFixed(1)} ms / ${pct(scrapeMs, 0.99).toFixed(1)} ms (${SCRAPES} scrapes, ${seriesCount} series)`, `target p99 <= ${TARGETS.scrapeP99Ms} ms ${pct(scrapeMs, 0.99) <= TARGETS.scrapeP99Ms ? 'OK' : 'MISSED'}`],
     ];
-    process.stdout.write(`\nvigil bench: ${PROBES} ${args.https ? 'https' : 'http'} probes at 1s, ${SECONDS}s measured, agent ${args.dist ? `${args.dist}/bin.js` : 'src via tsx'}${args['node-arg'] ? ` ${args['node-arg'].join(' ')}` : ''}, node ${process.version}, ${await served()} requests served\n`);
+    process.stdout.write(`\nvigil bench: ${PROBES} ${args.https ? 'https' : 'http'} probes at ${INTERVAL}, ${SECONDS}s measured, agent ${args.dist ? `${args.dist}/bin.js` : 'src via tsx'}${args['node-arg'] ? ` ${args['node-arg'].join(' ')}` : ''}, node ${process.version}, ${await target.served()} requests served\n`);
     for (const [k, v, t] of rows) process.stdout.write(`  ${k.padEnd(26)} ${v}${t ? `   [${t}]` : ''}\n`);
   } finally {
-    agent.kill('SIGTERM');
-    await Promise.race([exited, sleep(10_000)]);
-    agent.kill('SIGKILL');
-    target.kill('SIGKILL');
+    await agent?.stop();
+    target.stop();
     if (args['cpu-prof']) {
       const prof = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
       for (const f of prof) {

@@ -10,6 +10,7 @@ import { ProbeMetrics } from './metrics/probe-metrics.js';
 import { StatusBook, type HealthChange } from './health/status-book.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { ProbeRunner } from './scheduler/probe-runner.js';
+import { SecureContexts } from './probes/secure-contexts.js';
 import { SingleFlight } from './probes/single-flight.js';
 import { PROBE_TYPES } from './probes/registry.js';
 import type { CommonProbeConfig } from './probes/definition.js';
@@ -309,7 +310,9 @@ export class Agent implements AgentView {
       this.status.ensure(p.name, p.type, p);
       this.probeMetrics.register(p.name, p.type, this.status.current(p.name)!.health);
     }
-    const res = await this.scheduler.apply(wanted, (cfg) => this.createProbe(cfg as ProbeConfig), config.agent.shutdown_timeout);
+    // The probes built in this pass share TLS contexts; kept probes keep theirs.
+    const secureContexts = new SecureContexts();
+    const res = await this.scheduler.apply(wanted, (cfg) => this.createProbe(cfg as ProbeConfig, secureContexts), config.agent.shutdown_timeout);
     for (const r of res.removed) {
       if (!config.probes.some((p) => p.name === r.name && p.type === r.type)) this.probeMetrics.remove(r.name, r.type);
       if (!config.probes.some((p) => p.name === r.name)) this.status.remove(r.name);
@@ -317,8 +320,8 @@ export class Agent implements AgentView {
     return { added: res.added, changed: res.changed, removed: res.removed.map((r) => r.name) };
   }
 
-  private createProbe(cfg: ProbeConfig): Probe {
-    return cfg.definition.create(cfg, { logger: this.opts.logger.child({ probe: cfg.name }), singleFlight: this.singleFlight });
+  private createProbe(cfg: ProbeConfig, secureContexts: SecureContexts): Probe {
+    return cfg.definition.create(cfg, { logger: this.opts.logger.child({ probe: cfg.name }), singleFlight: this.singleFlight, secureContexts });
   }
 
   private onResult(cfg: CommonProbeConfig, result: ProbeResult, at: number): void {
@@ -341,7 +344,7 @@ export class Agent implements AgentView {
   async runOnce(name: string): Promise<ProbeResult | undefined> {
     const cfg = this.config.probes.find((p) => p.name === name);
     if (!cfg) return undefined;
-    const runner = new ProbeRunner(this.createProbe(cfg), cfg, { onResult: () => undefined, onSkip: () => undefined, onLateness: () => undefined });
+    const runner = new ProbeRunner(this.createProbe(cfg, new SecureContexts()), cfg, { onResult: () => undefined, onSkip: () => undefined, onLateness: () => undefined });
     try { return await runner.runOnce(); } finally { await runner.stop(0); }
   }
 

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Probe } from './types.js';
+import type { SecureContexts } from './secure-contexts.js';
 import type { SingleFlight } from './single-flight.js';
 
 /** What a schema may depend on besides the YAML itself (no process globals). */
@@ -26,6 +27,8 @@ export interface ProbeDeps {
   readonly logger: Logger;
   /** Outlives probe instances (reloads), so a hung call is never duplicated. */
   readonly singleFlight: SingleFlight;
+  /** TLS contexts shared with the probes built at the same time (else each probe builds its own). */
+  readonly secureContexts?: SecureContexts;
 }
 
 /**

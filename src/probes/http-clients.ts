@@ -6,6 +6,7 @@ import https from 'node:https';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import type { TlsOptions } from '../config/tls.js';
 import { exchange, isRedirectStatus, prepareRequest, WireTls, type ExchangeOptions, type PreparedRequest } from './http-wire.js';
+import type { SecureContexts } from './secure-contexts.js';
 
 export interface HttpReply {
   readonly status: number;
@@ -29,6 +30,7 @@ export interface ClientOptions {
   readonly limit: number;
   readonly keepBody: boolean;
   readonly onCertificate: (cert: DetailedPeerCertificate) => void;
+  readonly secureContexts?: SecureContexts;
 }
 
 interface FirstRequest {
@@ -44,7 +46,7 @@ interface FirstRequest {
  * rather than the config load) and re-sent every run; redirects are built on the fly.
  */
 export function freshConnectionClient(o: ClientOptions, first: FirstRequest): HttpClient {
-  const base = { tls: new WireTls(o.tls ?? {}), limit: o.limit, keepBody: o.keepBody, onPeerCertificate: o.onCertificate };
+  const base = { tls: new WireTls(o.tls ?? {}, o.secureContexts), limit: o.limit, keepBody: o.keepBody, onPeerCertificate: o.onCertificate };
   const follow: ExchangeOptions = { ...base, stopAtRedirect: true };
   const read: ExchangeOptions = { ...base, stopAtRedirect: false };
   let prepared: PreparedRequest | undefined;

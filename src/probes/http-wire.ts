@@ -7,6 +7,8 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { ResponseParser, WireError } from './http-wire-parser.js';
 import type { PreparedRequest } from './http-wire-request.js';
+import { SecureContexts } from './secure-contexts.js';
+import { PeerCertificate } from './tls-peer.js';
 
 export { prepareRequest, type PreparedRequest } from './http-wire-request.js';
 export { isRedirectStatus, MAX_HEAD_BYTES, PARSE_ERROR, WireError } from './http-wire-parser.js';
@@ -23,11 +25,12 @@ export interface WireTlsOptions {
 /**
  * A probe's TLS settings with its secure context built once: tls.connect
  * without one parses the CA bundle and builds an SSL_CTX on every connection.
+ * The context comes from `contexts`, shared with the other probes built with it.
  */
 export class WireTls {
   private context: tls.SecureContext | undefined;
 
-  constructor(private readonly opts: WireTlsOptions) {}
+  constructor(private readonly opts: WireTlsOptions, private readonly contexts = new SecureContexts()) {}
 
   get rejectUnauthorized(): boolean {
     return this.opts.rejectUnauthorized ?? true;
@@ -39,7 +42,7 @@ export class WireTls {
 
   /** Built on first use so a bad key or certificate fails the run (as node:http does), not the probe's creation. */
   secureContext(): tls.SecureContext {
-    this.context ??= tls.createSecureContext({ ca: this.opts.ca, cert: this.opts.cert, key: this.opts.key });
+    this.context ??= this.contexts.get(this.opts);
     return this.context;
   }
 }
@@ -94,14 +97,16 @@ export function exchange(req: PreparedRequest, opts: ExchangeOptions, signal: Ab
         reject(new WireError('an https request needs TLS settings', 'VIGIL_E_HTTP_TLS_SETTINGS'));
         return;
       }
+      const onCert = opts.onPeerCertificate;
+      const peer = onCert ? new PeerCertificate() : undefined;
       try {
-        socket = tls.connect({ host: req.host, port: req.port, servername: t.servername(req), secureContext: t.secureContext(), rejectUnauthorized: t.rejectUnauthorized });
+        socket = tls.connect({ host: req.host, port: req.port, servername: t.servername(req), secureContext: t.secureContext(),
+          rejectUnauthorized: t.rejectUnauthorized, ...(peer ? { checkServerIdentity: peer.checkServerIdentity } : {}) });
       } catch (err) {
         reject(err);
         return;
       }
-      const onCert = opts.onPeerCertificate;
-      if (onCert) socket.once('secureConnect', () => onCert((socket as tls.TLSSocket).getPeerCertificate(true)));
+      if (onCert && peer) socket.once('secureConnect', () => onCert(peer.of(socket as tls.TLSSocket)));
     } else {
       socket = net.connect(req.port, req.host);
     }

@@ -77,14 +77,14 @@ export const httpProbe = defineProbe({
     keepalive: z.boolean().default(false),
     tls: tlsConfig().optional(),
   }),
-  create(cfg) {
+  create(cfg, deps) {
     const isValid = statusMatcher(cfg.valid_status_codes);
     const shown = displayUrl(cfg.url);
     const needBody = cfg.fail_if_body_matches_regexp.length + cfg.fail_if_body_not_matches_regexp.length > 0;
     const target = new URL(cfg.url);
     let certExpiry: number | undefined;
     const options = {
-      tls: cfg.tls, limit: cfg.body_size_limit, keepBody: needBody,
+      tls: cfg.tls, limit: cfg.body_size_limit, keepBody: needBody, secureContexts: deps.secureContexts,
       onCertificate: (cert: DetailedPeerCertificate) => { certExpiry = earliestExpiry(cert); },
     };
     // keepalive: one socket kept per probe; otherwise a new connection per run

@@ -5,8 +5,10 @@ import { z } from 'zod';
 import { hostPort } from '../config/fields.js';
 import { tlsConfig, earliestExpiry } from '../config/tls.js';
 import { defineProbe } from './definition.js';
+import { WireTls } from './http-wire.js';
 import { classifyNetworkError } from './net-errors.js';
 import { fail, timed } from './outcome.js';
+import { PeerCertificate } from './tls-peer.js';
 import type { ProbeOutcome } from './types.js';
 
 export const tcpProbe = defineProbe({
@@ -15,17 +17,20 @@ export const tcpProbe = defineProbe({
     address: hostPort(),
     tls: z.union([z.literal(true), tlsConfig()]).optional(),
   }),
-  create(cfg) {
+  create(cfg, deps) {
     const { host, port } = cfg.address;
     const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
     const tlsOpts = cfg.tls === true ? { rejectUnauthorized: true } : cfg.tls;
+    // The secure context built once, not on every connection (the CA bundle parsed each time).
+    const wireTls = tlsOpts ? new WireTls(tlsOpts, deps.secureContexts) : undefined;
     return {
       name: cfg.name,
       type: 'tcp',
       run: (signal) => timed(() => new Promise<ProbeOutcome>((resolve) => {
-        const socket: net.Socket = tlsOpts
-          ? tls.connect({ host, port, servername: tlsOpts.servername ?? (net.isIP(host) ? undefined : host), ca: tlsOpts.ca,
-            cert: tlsOpts.cert, key: tlsOpts.key, rejectUnauthorized: tlsOpts.rejectUnauthorized })
+        const peer = new PeerCertificate();
+        const socket: net.Socket = tlsOpts && wireTls
+          ? tls.connect({ host, port, servername: tlsOpts.servername ?? (net.isIP(host) ? undefined : host), secureContext: wireTls.secureContext(),
+            rejectUnauthorized: tlsOpts.rejectUnauthorized, checkServerIdentity: peer.checkServerIdentity })
           : net.connect({ host, port });
         const done = (outcome: ProbeOutcome) => {
           signal.removeEventListener('abort', onAbort);
@@ -36,7 +41,7 @@ export const tcpProbe = defineProbe({
         signal.addEventListener('abort', onAbort, { once: true });
         if (signal.aborted) return onAbort();
         socket.once(tlsOpts ? 'secureConnect' : 'connect', () => {
-          const expiry = tlsOpts ? earliestExpiry((socket as tls.TLSSocket).getPeerCertificate(true)) : undefined;
+          const expiry = tlsOpts ? earliestExpiry(peer.of(socket as tls.TLSSocket)) : undefined;
           done({ ok: true, message: `connected to ${where}${tlsOpts ? ' (TLS)' : ''}`,
             observations: expiry === undefined ? [] : [{ name: 'tls_cert_expiry_timestamp_seconds', value: expiry }] });
         });

@@ -4,6 +4,7 @@ import pino from 'pino';
 import { Agent } from '../../src/agent.js';
 import { parseConfigText } from '../../src/config/load.js';
 import type { ProbeConfig } from '../../src/config/schema.js';
+import type { SecureContexts } from '../../src/probes/secure-contexts.js';
 import { SingleFlight } from '../../src/probes/single-flight.js';
 import { ProbeRunner } from '../../src/scheduler/probe-runner.js';
 import type { Probe, ProbeResult } from '../../src/probes/types.js';
@@ -18,13 +19,13 @@ export interface TestProbe {
 }
 
 /** `fields` is one probe's YAML mapping (without the leading "- "), e.g. {type: http, url: ...}. */
-export function buildProbe(fields: Record<string, unknown>, opts: { singleFlight?: SingleFlight; env?: NodeJS.ProcessEnv } = {}): TestProbe {
+export function buildProbe(fields: Record<string, unknown>, opts: { singleFlight?: SingleFlight; env?: NodeJS.ProcessEnv; secureContexts?: SecureContexts } = {}): TestProbe {
   const yaml = `probes:\n  - ${JSON.stringify({ name: 'under-test', ...fields })}\n`;
   const loaded = parseConfigText(yaml, Agent.loadOptions(opts.env ?? {}));
   if (!loaded.ok) throw new Error(`bad test probe: ${JSON.stringify(loaded.problems)}`);
   const cfg = loaded.config.probes[0];
   const singleFlight = opts.singleFlight ?? new SingleFlight();
-  const probe = cfg.definition.create(cfg, { logger: pino({ level: 'silent' }), singleFlight });
+  const probe = cfg.definition.create(cfg, { logger: pino({ level: 'silent' }), singleFlight, secureContexts: opts.secureContexts });
   const noop = { onResult: () => undefined, onSkip: () => undefined, onLateness: () => undefined };
   return {
     cfg, probe, singleFlight,

@@ -578,6 +578,24 @@ describe('TLS', { timeout: 20_000 }, () => {
     assert.equal(sni.length > 0, true);
   });
 
+  test('a certificate for another name: not handed over when refused; handed over once when accepted unverified', async () => {
+    let handed = 0;
+    const err = await rejection(get(`https://localhost:${server.port}/`, {
+      tls: new WireTls({ ca: cert.cert, servername: 'other.example' }), onPeerCertificate: () => { handed++; },
+    }));
+    assert.equal(err.code, 'ERR_TLS_CERT_ALTNAME_INVALID');
+    assert.equal(handed, 0);
+    // The chain verified, the name did not (the certificate Node converted for its name check is the one handed over).
+    const certs: Array<{ valid_to: string }> = [];
+    const res = await get(`https://localhost:${server.port}/`, {
+      tls: new WireTls({ ca: cert.cert, servername: 'other.example', rejectUnauthorized: false }), onPeerCertificate: (c) => certs.push(c),
+    });
+    assert.equal(res.body, 'secure');
+    // The chain did not verify either (no CA): no name check ran, the certificate is read at the handshake.
+    await get(`https://localhost:${server.port}/`, { tls: new WireTls({ rejectUnauthorized: false }), onPeerCertificate: (c) => certs.push(c) });
+    assert.deepEqual(certs.map((c) => Date.parse(c.valid_to) / 1000), [cert.notAfter, cert.notAfter]);
+  });
+
   test('a plain HTTP server behind an https URL fails with reason tls, never hangs', async () => {
     // Answers at once: a TLS ClientHello never ends in a blank line for rawServer to wait for.
     const accepted: net.Socket[] = [];
