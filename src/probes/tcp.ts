@@ -23,15 +23,20 @@ export const tcpProbe = defineProbe({
     const tlsOpts = cfg.tls === true ? { rejectUnauthorized: true } : cfg.tls;
     // The secure context built once, not on every connection (the CA bundle parsed each time).
     const wireTls = tlsOpts ? new WireTls(tlsOpts, deps.secureContexts) : undefined;
+    const servername = tlsOpts?.servername ?? (net.isIP(host) ? undefined : host);
+    /** A connection, the event that says it is up, and (TLS) the peer chain's earliest expiry once it is. */
+    const connect = (): { socket: net.Socket; up: 'connect' | 'secureConnect'; expiry(): number | undefined } => {
+      if (!wireTls) return { socket: net.connect({ host, port }), up: 'connect', expiry: () => undefined };
+      const peer = new PeerCertificate();
+      const socket = tls.connect({ host, port, servername, secureContext: wireTls.secureContext(),
+        rejectUnauthorized: wireTls.rejectUnauthorized, checkServerIdentity: peer.checkServerIdentity });
+      return { socket, up: 'secureConnect', expiry: () => earliestExpiry(peer.of(socket)) };
+    };
     return {
       name: cfg.name,
       type: 'tcp',
       run: (signal) => timed(() => new Promise<ProbeOutcome>((resolve) => {
-        const peer = new PeerCertificate();
-        const socket: net.Socket = tlsOpts && wireTls
-          ? tls.connect({ host, port, servername: tlsOpts.servername ?? (net.isIP(host) ? undefined : host), secureContext: wireTls.secureContext(),
-            rejectUnauthorized: tlsOpts.rejectUnauthorized, checkServerIdentity: peer.checkServerIdentity })
-          : net.connect({ host, port });
+        const { socket, up, expiry: readExpiry } = connect();
         const done = (outcome: ProbeOutcome) => {
           signal.removeEventListener('abort', onAbort);
           socket.destroy();
@@ -40,9 +45,9 @@ export const tcpProbe = defineProbe({
         const onAbort = () => done(fail('timeout', `connect to ${where} timed out`));
         signal.addEventListener('abort', onAbort, { once: true });
         if (signal.aborted) return onAbort();
-        socket.once(tlsOpts ? 'secureConnect' : 'connect', () => {
-          const expiry = tlsOpts ? earliestExpiry(peer.of(socket as tls.TLSSocket)) : undefined;
-          done({ ok: true, message: `connected to ${where}${tlsOpts ? ' (TLS)' : ''}`,
+        socket.once(up, () => {
+          const expiry = readExpiry();
+          done({ ok: true, message: `connected to ${where}${wireTls ? ' (TLS)' : ''}`,
             observations: expiry === undefined ? [] : [{ name: 'tls_cert_expiry_timestamp_seconds', value: expiry }] });
         });
         socket.once('error', (err) => {
