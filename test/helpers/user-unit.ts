@@ -20,9 +20,9 @@ export function userUnit(shipped: string, o: UserUnitOptions): string {
     // ProtectKernelLogs= run as shipped: they need /run/systemd/inaccessible/*, which the harness creates.)
     .filter((l) => !/^(User|Group)=/.test(l))
     .map((l) => {
-      // WorkingDirectory=/: a system manager's default; a user manager's is $HOME (/root here), which
-      // ProtectHome= makes unreadable, and Node 24's eval'd bcrypt worker then dies reading ./package.json
-      // (ERR_INVALID_PACKAGE_CONFIG ... permission denied), so every basic-auth login got 401.
+      // WorkingDirectory=/: a system manager's default, so the agent runs where it runs on a host; a user
+      // manager's is $HOME (/root here), which ProtectHome= makes unreadable. (That once killed the bcrypt
+      // worker on Node 24; test/server/basic-auth.test.ts now covers a broken working directory itself.)
       if (l.startsWith('ExecStart=')) return `StandardOutput=append:${o.logFile}\nStandardError=inherit\n${o.execStart ?? `WorkingDirectory=/\n${l}`}`;
       if (l.startsWith('ReadWritePaths=')) return `ReadWritePaths=${o.stateDir}`;
       // The harness's manager keeps its notify socket under /tmp, which PrivateTmp= hides (a system
