@@ -34,6 +34,16 @@ import { MEMBERS, PRIORITY, TOKEN, until, type Member } from './lab.js';
 import { agentYaml, NsAgent, REPO_ROOT, type PartitionAgentOptions } from './partition-agent.js';
 import { ReadOnlySampler, Writer } from './partition-app.js';
 
+interface MemberViewLike { name: string; io_running: string | null; lag_measured_at: number | null; published_at?: number; fenced?: boolean; read_only?: boolean | null; source?: { host: string; port: number } | null }
+
+/** The member views a settle waited on, for its failure message: who is missing, who is not replicating or not measured. */
+function describeViews(views: readonly MemberViewLike[]): string {
+  const now = Date.now();
+  const age = (t: number | null | undefined) => (t ? `${now - t} ms ago` : 'never');
+  return `member views (${views.length}): ${views.map((v) => `${v.name} io ${v.io_running} source ${v.source ? `${v.source.host}:${v.source.port}` : 'none'} `
+    + `read_only ${v.read_only} fenced ${v.fenced} lag measured ${age(v.lag_measured_at)} published ${age(v.published_at)}`).join('; ') || 'none'}`;
+}
+
 export const ETCD_HOSTS = ['e1', 'e2', 'e3'] as const;
 export type EtcdHost = (typeof ETCD_HOSTS)[number];
 export type LabHost = Member | EtcdHost;
@@ -182,11 +192,14 @@ export class PartitionLab {
   /** The record names `primary`, three member views are published (replicas measured), every primary probe passes. */
   async settled(primary: Member, timeoutMs = 30_000): Promise<PrimaryRecord> {
     const rec = await until(`record naming ${primary}`, async () => { const r = await this.record(); return r?.name === primary && r; }, timeoutMs);
+    let views: MemberViewLike[] = [];
     await until('three member views, replicas measured', async () => {
-      const views = Object.values(await this.client.getAll().prefix(this.keys().membersPrefix).json()) as
-        Array<{ name: string; io_running: string | null; lag_measured_at: number | null }>;
+      views = Object.values(await this.client.getAll().prefix(this.keys().membersPrefix).json()) as MemberViewLike[];
       return views.length === 3 && views.every((v) => v.name === primary || (v.io_running === 'Yes' && (v.lag_measured_at ?? 0) > Date.now() - 5000));
-    }, timeoutMs);
+    }, timeoutMs).catch(async (err: Error) => {
+      const logs = await Promise.all(MEMBERS.map(async (m) => `${m}'s agent log:\n${await this.agents[m].logTail(6)}`));
+      throw new Error(`${err.message}\n${describeViews(views)}\n${await this.explain()}\n${logs.join('\n')}`);
+    });
     await until('every primary probe passing', async () => {
       for (const m of MEMBERS) if ((await this.agentStatus(m)).probes.primary.state !== 'passing') return false;
       return true;
@@ -258,7 +271,10 @@ export class PartitionLab {
     const out: string[] = [];
     for (const m of MEMBERS) {
       const st = await this.agentStatus(m).catch((err: Error) => ({ error: err.message }));
-      out.push(`${m}: decision ${JSON.stringify(st.remediation?.rules?.failover?.last_decision)} gates ${JSON.stringify(st.failover?.clusters?.orders?.last_decision?.gates?.slice(-3))}`);
+      const o = st.failover?.clusters?.orders;
+      out.push(`${m}: decision ${JSON.stringify(st.remediation?.rules?.failover?.last_decision)} gates ${JSON.stringify(o?.last_decision?.gates?.slice(-3))}`
+        + ` local ${JSON.stringify(o?.local)} alignment ${JSON.stringify(o?.alignment)} etcd_error ${JSON.stringify(o?.etcd_error)}`
+        + ` identity_conflict ${JSON.stringify(o?.identity_conflict)} events ${JSON.stringify(o?.events?.slice(0, 4))}`);
     }
     return out.join('\n');
   }

@@ -132,6 +132,7 @@ test('b: primary host frozen past the lease ttl, thawed after a promotion: it fe
         .catch(async (err: Error) => { throw new Error(`${err.message}\n${await lab.explain()}`); });
       assert.equal(rec.name, expected);
       assert.equal(rec.epoch, before.epoch + 1);
+      current = expected; // from here on the cluster's primary, whatever fails below: the next scenarios start from it
       const newWritableAt = await newWatch.when(0, 20_000, `${expected} writable`);
       const firstNew = await until(`a write acknowledged by ${expected}`, async () => epW.acks.find((a) => a.serverId === serverId(expected)), 20_000);
       assert.ok(newWritableAt - tFreeze > TTL_MS, 'frozen for longer than the lease ttl');
@@ -173,7 +174,6 @@ test('b: primary host frozen past the lease ttl, thawed after a promotion: it fe
   }
   const fate = await restoreOld(lab, old, expected);
   log(`${old} after thawing: ${fate.kind === 'errant' ? `${fate.count} errant transactions, rebuilt` : 'rejoined by its agent'}`);
-  current = expected;
 });
 
 test('c: a replica host cut off: no promotion for 15 s, the primary keeps its lease; healed, it replicates again', async () => {

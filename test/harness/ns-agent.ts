@@ -77,6 +77,12 @@ export class NsAgent {
     }
   }
 
+  /** The last `n` lines of the agent's log, each cut to 300 characters: for a failure message. */
+  async logTail(n: number): Promise<string> {
+    const text = await readFile(this.logFile, 'utf8').catch(() => '');
+    return text.trimEnd().split('\n').slice(-n).map((l) => l.slice(0, 300)).join('\n');
+  }
+
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const c = this.child;
     if (!c || !this.running()) return;
