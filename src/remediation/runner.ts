@@ -23,6 +23,7 @@ import { breaker, governingAction, markBusy, relevant, resetBreaker, seed } from
 import { compileRule, retentionMs, settingsOf, type ProbeThresholds, type Settings } from './rules.js';
 import { buildStatus } from './status.js';
 import type { FleetGate } from './fleet-gate.js';
+import { BLOCK_REASONS } from './types.js';
 import { EMPTY_RULE_STATE, type OperatorHold, type Decision, type DecisionContext, type RuleSpec, type RuleState } from './types.js';
 
 export const JOURNAL_MAX_BYTES = 1024 * 1024;
@@ -169,18 +170,23 @@ export class RemediationRunner {
   }
 
   /**
-   * A rule's action counters exist at 0 from the moment it is loaded:
-   * Prometheus's increase() cannot see a series that is born at 1, so the
-   * first failure after an agent start (or on a new Prometheus) would
-   * otherwise never raise VigilRemediationFailed.
+   * A rule's action and blocked counters exist at 0 from the moment it is
+   * loaded: Prometheus's increase() cannot see a series that is born at 1,
+   * so the first failure (or the first block) after an agent start, or on a
+   * new Prometheus, would otherwise never raise VigilRemediationFailed (or
+   * show on the dashboards' blocked panels).
    */
   private initCounters(rule: string, action: string): void {
-    for (const outcome of COUNTED_OUTCOMES) this.deps.metrics.remediation.actions.inc({ rule, action, outcome }, 0);
+    const m = this.deps.metrics.remediation;
+    for (const outcome of COUNTED_OUTCOMES) m.actions.inc({ rule, action, outcome }, 0);
+    for (const reason of BLOCK_REASONS) m.blocked.inc({ rule, action, reason }, 0);
   }
 
   /** A removed rule's (or replaced action's) counters go: left at a stale value they would read as the rule's. */
   private forgetCounters(rule: string, action: string): void {
-    for (const outcome of COUNTED_OUTCOMES) this.deps.metrics.remediation.actions.remove({ rule, action, outcome });
+    const m = this.deps.metrics.remediation;
+    for (const outcome of COUNTED_OUTCOMES) m.actions.remove({ rule, action, outcome });
+    for (const reason of BLOCK_REASONS) m.blocked.remove({ rule, action, reason });
   }
 
   private seedRule(spec: RuleSpec): void {
