@@ -7,45 +7,12 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { ResponseParser, WireError } from './http-wire-parser.js';
 import type { PreparedRequest } from './http-wire-request.js';
-import { SecureContexts } from './secure-contexts.js';
 import { PeerCertificate } from './tls-peer.js';
+import type { WireTls } from './wire-tls.js';
 
 export { prepareRequest, type PreparedRequest } from './http-wire-request.js';
+export { WireTls, type WireTlsOptions } from './wire-tls.js';
 export { isRedirectStatus, MAX_HEAD_BYTES, PARSE_ERROR, WireError } from './http-wire-parser.js';
-
-export interface WireTlsOptions {
-  readonly ca?: string;
-  readonly cert?: string;
-  readonly key?: string;
-  readonly rejectUnauthorized?: boolean;
-  /** SNI and the name the certificate must carry; default: the Host header's name unless it is an IP. */
-  readonly servername?: string;
-}
-
-/**
- * A probe's TLS settings with its secure context built once: tls.connect
- * without one parses the CA bundle and builds an SSL_CTX on every connection.
- * The context comes from `contexts`, shared with the other probes built with it.
- */
-export class WireTls {
-  private context: tls.SecureContext | undefined;
-
-  constructor(private readonly opts: WireTlsOptions, private readonly contexts = new SecureContexts()) {}
-
-  get rejectUnauthorized(): boolean {
-    return this.opts.rejectUnauthorized ?? true;
-  }
-
-  servername(req: PreparedRequest): string | undefined {
-    return this.opts.servername ?? req.servername;
-  }
-
-  /** Built on first use so a bad key or certificate fails the run (as node:http does), not the probe's creation. */
-  secureContext(): tls.SecureContext {
-    this.context ??= this.contexts.get(this.opts);
-    return this.context;
-  }
-}
 
 export interface ExchangeOptions {
   /** Required for an https request. */

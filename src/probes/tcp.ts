@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { hostPort } from '../config/fields.js';
 import { tlsConfig, earliestExpiry } from '../config/tls.js';
 import { defineProbe } from './definition.js';
-import { WireTls } from './http-wire.js';
+import { WireTls } from './wire-tls.js';
 import { classifyNetworkError } from './net-errors.js';
 import { fail, timed } from './outcome.js';
 import { PeerCertificate } from './tls-peer.js';
