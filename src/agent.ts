@@ -4,17 +4,12 @@ import { Registry } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { loadConfigFile, type ConfigProblem, type LoadOptions } from './config/load.js';
-import type { ProbeConfig, VigilConfig } from './config/schema.js';
+import type { VigilConfig } from './config/schema.js';
 import { createMetrics, type Metrics } from './metrics/catalogue.js';
-import { ProbeMetrics } from './metrics/probe-metrics.js';
-import { StatusBook, type HealthChange } from './health/status-book.js';
-import { Scheduler } from './scheduler/scheduler.js';
-import { ProbeRunner } from './scheduler/probe-runner.js';
-import { SecureContexts } from './probes/secure-contexts.js';
-import { SingleFlight } from './probes/single-flight.js';
+import type { StatusBook } from './health/status-book.js';
 import { PROBE_TYPES } from './probes/registry.js';
-import type { CommonProbeConfig } from './probes/definition.js';
-import type { Probe, ProbeResult } from './probes/types.js';
+import type { ProbeResult } from './probes/types.js';
+import { ProbeSet, type ResultListener } from './probe-set.js';
 import { buildApp } from './server/app.js';
 import type { AgentView, ReloadOutcome, RoleAnswer } from './server/view.js';
 import { ACTION_TYPES, actionTypes } from './actions/registry.js';
@@ -52,17 +47,12 @@ export interface AgentOptions {
   readonly reloadObserver?: ReloadObserver;
 }
 
-/** Called for every probe result after health was updated (remediation hooks in here). */
-export type ResultListener = (change: HealthChange, result: ProbeResult) => void;
+export type { ResultListener } from './probe-set.js';
 
 export class Agent implements AgentView {
   readonly registry = new Registry();
-  readonly status = new StatusBook();
   readonly metrics: Metrics;
-  private readonly probeMetrics: ProbeMetrics;
-  private readonly scheduler: Scheduler;
-  private readonly singleFlight = new SingleFlight();
-  private readonly resultListeners: ResultListener[] = [];
+  private readonly probes: ProbeSet;
   private readonly app: FastifyInstance;
   private readonly mainListener: Listener;
   private adminListener: Listener | undefined;
@@ -91,15 +81,7 @@ export class Agent implements AgentView {
     this.config = opts.config;
     this.started = opts.config;
     this.metrics = createMetrics(this.registry, { version: opts.version });
-    this.probeMetrics = new ProbeMetrics(this.metrics);
-    this.scheduler = new Scheduler({
-      onResult: (cfg, result, at) => this.onResult(cfg, result, at),
-      onSkip: (cfg, stuck) => {
-        this.probeMetrics.skipped(cfg.name);
-        if (stuck) this.opts.logger.warn({ probe: cfg.name }, 'probe run skipped: previous run still has not returned');
-      },
-      onLateness: (ms) => this.metrics.scheduler.lateness.observe(ms / 1000),
-    });
+    this.probes = new ProbeSet({ logger: opts.logger, metrics: this.metrics });
     this.mainListener = new Listener(this.mainSettings(opts.config), { name: 'main', logger: opts.logger, metrics: this.metrics.listener, basicAuth: true });
     this.app = buildApp(this, this.mainListener);
     // The member loops' repairs pass the remediation control plane (pause, dry-run, journal); built just below.
@@ -146,8 +128,11 @@ export class Agent implements AgentView {
     return { probeTypes: PROBE_TYPES, actionTypes: ACTION_TYPES, schema: { env } };
   }
 
+  /** Every probe's health and last runs (the status book the server and the rules read). */
+  get status(): StatusBook { return this.probes.status; }
+
   onProbeResult(listener: ResultListener): void {
-    this.resultListeners.push(listener);
+    this.probes.onProbeResult(listener);
   }
 
   /** Starts probing and serving; resolves with the address the server listens on. */
@@ -158,8 +143,8 @@ export class Agent implements AgentView {
     await this.fleets?.apply(fleetsOf(this.config));
     // Before any probe runs: remediation state comes from the journal first.
     await this.remediation.start(this.config);
-    this.scheduler.start();
-    await this.applyProbes(this.config);
+    this.probes.start();
+    await this.probes.apply(this.config);
     // After the journal is open (hooks are journalled) and the probes run (eligibility needs them).
     await this.groups?.apply(this.config.groups);
     this.markReload(true, []);
@@ -222,7 +207,7 @@ export class Agent implements AgentView {
   }
 
   async stop(): Promise<void> {
-    await this.scheduler.stop(this.config.agent.shutdown_timeout);
+    await this.probes.stop(this.config.agent.shutdown_timeout);
     // An active member hands over (on_standby, key released) while the journal is still open.
     await this.groups?.stop();
     await this.remediation.stop(this.config.agent.shutdown_timeout);
@@ -266,7 +251,7 @@ export class Agent implements AgentView {
       listen: this.opts.listenOverride ? undefined : this.started.agent.listen, coordination: this.started.coordination,
       coordinates: this.etcd !== undefined, journalDir: this.remediation.journalDir(),
     }, next);
-    const { added, changed, removed } = await this.applyProbes(next);
+    const { added, changed, removed } = await this.probes.apply(next);
     await this.failover?.apply(clusterSettings(next));
     if (this.groups) await this.groups.apply(next.groups);
     if (this.fleets) await this.fleets.apply(fleetsOf(next));
@@ -304,48 +289,10 @@ export class Agent implements AgentView {
     if (ok) this.metrics.agent.reloadOkTime.set(at / 1000);
   }
 
-  private async applyProbes(config: VigilConfig): Promise<{ added: string[]; changed: string[]; removed: string[] }> {
-    const wanted = config.probes.map((p) => ({ cfg: p as CommonProbeConfig, fingerprint: fingerprint(p) }));
-    for (const p of config.probes) {
-      this.status.ensure(p.name, p.type, p);
-      this.probeMetrics.register(p.name, p.type, this.status.current(p.name)!.health);
-    }
-    // The probes built in this pass share TLS contexts; kept probes keep theirs.
-    const secureContexts = new SecureContexts();
-    const res = await this.scheduler.apply(wanted, (cfg) => this.createProbe(cfg as ProbeConfig, secureContexts), config.agent.shutdown_timeout);
-    for (const r of res.removed) {
-      if (!config.probes.some((p) => p.name === r.name && p.type === r.type)) this.probeMetrics.remove(r.name, r.type);
-      if (!config.probes.some((p) => p.name === r.name)) this.status.remove(r.name);
-    }
-    return { added: res.added, changed: res.changed, removed: res.removed.map((r) => r.name) };
-  }
-
-  private createProbe(cfg: ProbeConfig, secureContexts: SecureContexts): Probe {
-    return cfg.definition.create(cfg, { logger: this.opts.logger.child({ probe: cfg.name }), singleFlight: this.singleFlight, secureContexts });
-  }
-
-  private onResult(cfg: CommonProbeConfig, result: ProbeResult, at: number): void {
-    const change = this.status.record(cfg.name, result, at);
-    if (!change) return;
-    this.probeMetrics.record(cfg.name, cfg.type, result, change.to, at);
-    if (change.from.state !== change.to.state) {
-      const level = change.to.state === 'critical' ? 'error' : change.to.state === 'warning' ? 'warn' : 'info';
-      this.opts.logger[level]({
-        probe: cfg.name, type: cfg.type, from: change.from.state, to: change.to.state,
-        consecutive_failures: change.to.consecutiveFailures, reason: result.reason, message: result.message,
-      }, `probe ${cfg.name} is now ${change.to.state}`);
-    }
-    for (const l of this.resultListeners) {
-      try { l(change, result); } catch (err) { this.opts.logger.error({ err }, 'result listener failed'); }
-    }
-  }
-
   /** Runs one configured probe once, outside the schedule. */
   async runOnce(name: string): Promise<ProbeResult | undefined> {
     const cfg = this.config.probes.find((p) => p.name === name);
-    if (!cfg) return undefined;
-    const runner = new ProbeRunner(this.createProbe(cfg, new SecureContexts()), cfg, { onResult: () => undefined, onSkip: () => undefined, onLateness: () => undefined });
-    try { return await runner.runOnce(); } finally { await runner.stop(0); }
+    return cfg ? this.probes.runOnce(cfg) : undefined;
   }
 
   // ---- AgentView -------------------------------------------------------------
@@ -354,12 +301,7 @@ export class Agent implements AgentView {
   }
 
   livenessProblems(): string[] {
-    const problems: string[] = [];
-    const beatAge = Date.now() - this.scheduler.lastBeat;
-    if (beatAge > 5000) problems.push(`event loop stalled: scheduler heartbeat ${Math.round(beatAge / 1000)}s old`);
-    const overdue = this.scheduler.overdue(5000);
-    if (overdue.length > 0) problems.push(`probes overdue: ${overdue.slice(0, 10).join(', ')}`);
-    return problems;
+    return this.probes.livenessProblems();
   }
 
   statusSections(): Record<string, unknown> {
@@ -394,8 +336,3 @@ export class Agent implements AgentView {
   }
 }
 
-/** What identifies a probe's config for reload: everything but the definition object. */
-function fingerprint(p: ProbeConfig): unknown {
-  const { definition: _definition, ...rest } = p;
-  return rest;
-}
