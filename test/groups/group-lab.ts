@@ -259,7 +259,7 @@ export class GroupLab {
     }
   }
 
-  /** Heals or restarts e2 and e3; resolves once a write succeeds again. */
+  /** Heals or restarts e2 and e3; resolves once the members agree on a leader (etcd.stable) and a write succeeds. */
   async restoreEtcdQuorum(timeoutMs = 20_000): Promise<void> {
     const how = this.quorumStoppedBy;
     this.quorumStoppedBy = undefined;
@@ -269,6 +269,7 @@ export class GroupLab {
       else if (how === 'kill') await this.etcdMember(h).start();
     }
     const deadline = Date.now() + timeoutMs;
+    await this.etcd.stable(timeoutMs);
     while (!(await this.etcdWritable())) {
       if (Date.now() > deadline) throw new Error(`etcd not writable ${timeoutMs} ms after restoring quorum`);
       await sleep(100);

@@ -48,6 +48,14 @@ export interface EtcdCluster {
   members: EtcdMember[];
   /** The member that currently leads (asks the running members). */
   leader(): Promise<EtcdMember>;
+  /**
+   * Resolves once every running member names the same leader in the same
+   * raft term, twice 300 ms apart. After a partition heals, etcd 3.4 (no
+   * pre-vote) lets a write through and then holds an election, because the
+   * healed members campaigned alone and come back with a higher term: a
+   * single successful write does not mean the cluster is settled.
+   */
+  stable(timeoutMs?: number): Promise<void>;
   /** SIGKILL every member and delete the data dirs. */
   stop(): Promise<void>;
 }
@@ -161,6 +169,26 @@ export async function startEtcd(opts: EtcdOptions = { nodes: 1 }): Promise<EtcdC
         }
       }
       throw new Error('etcd: no running member reports itself as leader');
+    },
+    async stable(timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      let prev: string | undefined;
+      let last = 'no answer yet';
+      for (;;) {
+        const views = await Promise.all(members.filter((x) => x.isRunning()).map(async (m) => {
+          const client = new Etcd3({ hosts: m.endpoint, dialTimeout: 1000 });
+          try {
+            const st = await client.maintenance.status({ deadline: Date.now() + 1000 });
+            return `leader ${st.leader} term ${st.raftTerm}`;
+          } catch (err) { return `${m.name}: ${(err as Error).message.slice(0, 80)}`; } finally { client.close(); }
+        }));
+        last = views.join('; ');
+        const agreed = views.length > 0 && views.every((v) => v === views[0] && !v.startsWith('leader 0 ') && v.startsWith('leader ')) ? views[0] : undefined;
+        if (agreed && agreed === prev) return;
+        prev = agreed;
+        if (Date.now() > deadline) throw new Error(`etcd not settled within ${timeoutMs} ms: ${last}`);
+        await new Promise((r) => setTimeout(r, 300));
+      }
     },
     async stop() {
       // SIGKILL, not SIGTERM: a member without quorum takes ~5 s to stop on SIGTERM.
