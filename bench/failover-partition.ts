@@ -43,7 +43,8 @@ export async function measurePartitionRuns(runs: number, report: (line: string) 
       await lab.heal(run.old);
       const fate = await restoreOld(lab, run.old, run.promoted);
       report(`partition run ${i}: ${run.old} cut → read_only after ${ro} ms; ${run.promoted} writable after ${rw} ms; split brain ${split} ms; `
-        + `healed, ${run.old} ${fate.kind === 'rejoined' ? 'rejoined by its agent' : `rebuilt (${fate.count} errant transactions)`}`);
+        + `healed, ${run.old} ${fate.kind === 'rejoined' ? 'rejoined by its agent' : `rebuilt (${fate.count} errant transactions)`}`
+        + `${fate.follower.kind === 'errant' ? `; the other replica rebuilt too (${fate.follower.count} errant transactions)` : ''}`);
       current = run.promoted;
     }
   } finally {

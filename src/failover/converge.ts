@@ -16,7 +16,10 @@ export type Convergence =
   | { readonly kind: 'follow'; readonly detail: string; readonly source: { readonly host: string; readonly port: number } }
   /** A fenced old primary whose transactions the new primary all has: make it a replica of the new one. */
   | { readonly kind: 'rejoin'; readonly detail: string; readonly source: { readonly host: string; readonly port: number } }
-  /** A fenced old primary holding transactions the new primary lacks: it stays fenced for an operator. */
+  /**
+   * A fenced old primary, or a replica still attached to it, holding
+   * transactions the new primary lacks: it stays as it is for an operator.
+   */
   | { readonly kind: 'errant'; readonly detail: string; readonly errant: string; readonly count: number }
   /** A replica of the right source whose IO thread would notice a vanished primary host too late. */
   | { readonly kind: 'tune'; readonly detail: string; readonly netTimeoutSeconds: number };
@@ -53,6 +56,8 @@ export function converge({ me, state, record, bootstrap, canRejoin, netTimeoutSe
   if (!state.replica) return rejoinOrStay(state, record, canRejoin);
   const r = state.replica;
   if (r.sourceHost !== record.host || r.sourcePort !== record.port) {
+    const diverged = divergedReplica(state, record);
+    if (diverged) return diverged;
     return { kind: 'follow', detail: `replicates from ${r.sourceHost}:${r.sourcePort ?? '?'}; the primary is ${record.name} (${primary}) at epoch ${record.epoch}`,
       source: { host: record.host, port: record.port } };
   }
@@ -61,6 +66,39 @@ export function converge({ me, state, record, bootstrap, canRejoin, netTimeoutSe
       + `setting ${netTimeoutSeconds}s with a ${netTimeoutSeconds / 2}s heartbeat (replica_net_timeout)` };
   }
   return { kind: 'none', detail: `follows ${record.name} (${primary}) at epoch ${record.epoch}` };
+}
+
+/**
+ * A replica still attached to the previous primary may have received what
+ * that primary committed after the fork: a stalled primary that wakes up
+ * commits the statements waiting in its sockets before its agent fences it,
+ * and ships them to whoever is still connected. Repointed, such a replica
+ * would stop with error 1236 (MariaDB) or keep the transactions as errant
+ * GTIDs that a later promotion of it would hand on (MySQL). Compared with the
+ * record's fork position, like an old primary; a replica of anyone else is
+ * repointed as before. The member loop checks again with the threads stopped,
+ * just before it repoints (what arrives between its reading and its STOP
+ * REPLICA would otherwise slip through).
+ */
+export function divergedReplica(state: ServerState, record: PrimaryRecord): Convergence | undefined {
+  const r = state.replica!;
+  const prev = record.previous;
+  if (!prev || prev.host !== r.sourceHost || prev.port !== r.sourcePort) return undefined;
+  const primary = `${record.name} (${describeEndpoint(record)})`;
+  const old = `${prev.name} (${describeEndpoint({ host: prev.host, port: prev.port })})`;
+  if (typeof record.fork_gtid !== 'string') {
+    return { kind: 'none', detail: `replicates from the previous primary ${old}; the record (epoch ${record.epoch}) has no fork position to check what it received against, so repoint it to ${primary} by hand once its data is checked` };
+  }
+  let errant: string;
+  let count: number;
+  try {
+    ({ text: errant, count } = errantPart(parseGtid(state.flavor, state.received), parseGtid(state.flavor, record.fork_gtid)));
+  } catch (err) {
+    return { kind: 'none', detail: `replicates from the previous primary ${old}; cannot compare what it received with the fork position (${(err as Error).message}); repoint it to ${primary} by hand` };
+  }
+  if (!errant) return undefined;
+  return { kind: 'errant', errant, count, detail: `received from the previous primary ${old} transactions ${primary} never received (errant: ${errant}, after the fork position ${record.fork_gtid || 'empty'}); `
+    + 'not repointed: it stays read_only and out of the cluster until an operator deals with them (docs/runbooks.md#errant-transactions)' };
 }
 
 /** A read_only server that replicates from nobody: an old primary (or a new, empty server). */

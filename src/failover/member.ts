@@ -11,8 +11,9 @@ import { LeasedKey } from '../coordination/leased-key.js';
 import { blockActive, clusterKeys, publishPrimary, type ClusterKeys, type PrimaryRecord, type Versioned } from '../coordination/cluster-records.js';
 import { readCluster, type ClusterSnapshot } from '../coordination/cluster-snapshot.js';
 import { rejoinAsReplica, repointReplica, shortenLinkTimeout } from '../mysql/follower.js';
-import { ioText, sqlText } from '../mysql/server-state.js';
-import { converge, type Convergence } from './converge.js';
+import { ioText, readServerState, sqlText } from '../mysql/server-state.js';
+import type { MysqlLink } from '../mysql/connection.js';
+import { converge, divergedReplica, type Convergence } from './converge.js';
 import { IdentityCheck } from './identity.js';
 import { PrimaryGuard } from './primary-guard.js';
 import { runFenceHook } from './hooks.js';
@@ -220,9 +221,15 @@ export class ClusterMember {
       return;
     }
     const creds = this.settings.replication;
+    const record = snap.primary?.value;
+    // What the IO thread received between the reading above and STOP REPLICA counts too.
+    const recheck = c.kind === 'follow' && record ? async (link: MysqlLink) => {
+      const now = divergedReplica(await readServerState(link, this.deps.local.statusReader), record);
+      if (now) throw new Error(`checked again with the replication threads stopped: ${now.detail}`);
+    } : undefined;
     const res = c.kind === 'rejoin' && creds
       ? await this.deps.local.change(CHANGE_TIMEOUT_MS, (link) => rejoinAsReplica(link, flavor, c.source, creds, timeouts))
-      : await this.deps.local.change(CHANGE_TIMEOUT_MS, (link) => repointReplica(link, flavor, c.source, creds, timeouts));
+      : await this.deps.local.change(CHANGE_TIMEOUT_MS, (link) => repointReplica(link, flavor, c.source, creds, timeouts, recheck));
     this.note(c.kind, res.ok, res.ok ? `${c.detail}: repointed to ${c.source.host}:${c.source.port} (${res.value.join('; ')})` : `repointing failed (${res.error}): ${c.detail}`);
     if (res.ok) this.following = { ...c.source, since: this.deps.now(), kind: c.kind };
   }

@@ -99,7 +99,7 @@ export function createMetrics(registry: Registry, build: { version: string }) {
     clusterEpoch: new Gauge({ name: 'vigil_mysql_cluster_epoch', help: 'Epoch of the cluster\'s primary record as this agent last saw it.', labelNames: ['cluster'], registers: r }),
     mysqlFenced: new Gauge({ name: 'vigil_mysql_fenced', help: '1 while this agent holds its server read_only because it may not take writes (the record names another member, or it lost the primary lease).', labelNames: ['cluster'], registers: r }),
     primaryLeaseHeld: new Gauge({ name: 'vigil_mysql_primary_lease_held', help: '1 while this agent holds the cluster\'s primary lease (its server may take writes).', labelNames: ['cluster'], registers: r }),
-    errantTransactions: new Gauge({ name: 'vigil_mysql_errant_transactions', help: 'Transactions this member\'s fenced server holds that the cluster\'s primary never received (it stays fenced until an operator deals with them).', labelNames: ['cluster'], registers: r }),
+    errantTransactions: new Gauge({ name: 'vigil_mysql_errant_transactions', help: 'Transactions this member\'s server (a fenced old primary, or a replica that received them from it) holds that the cluster\'s primary never received; it stays out of the cluster until an operator deals with them.', labelNames: ['cluster'], registers: r }),
   };
   agent.buildInfo.set({ version: build.version, node_version: process.version }, 1);
   remediation.paused.set(0);

@@ -29,9 +29,24 @@ async function setNetTimeout(link: MysqlLink, t: LinkTimeouts | undefined, done:
   done.push(`SET GLOBAL slave_net_timeout = ${Math.round(t.netTimeoutSeconds)}`);
 }
 
-/** Returns the statements as run, for logs and the journal: never the password. */
-export async function repointReplica(link: MysqlLink, flavor: Flavor, source: Endpoint, creds?: SourceCredentials, timeouts?: LinkTimeouts): Promise<string[]> {
+/**
+ * Returns the statements as run, for logs and the journal: never the
+ * password. `beforeChange` runs once the threads are stopped, so that what
+ * it reads (the received position) cannot move before the source changes;
+ * when it throws, the threads are started again against the old source and
+ * nothing else is changed.
+ */
+export async function repointReplica(link: MysqlLink, flavor: Flavor, source: Endpoint, creds?: SourceCredentials, timeouts?: LinkTimeouts,
+  beforeChange?: (link: MysqlLink) => Promise<void>): Promise<string[]> {
   const done = [await stopReplica(link)];
+  if (beforeChange) {
+    try {
+      await beforeChange(link);
+    } catch (err) {
+      await startReplica(link).catch(() => undefined);
+      throw err;
+    }
+  }
   await setNetTimeout(link, timeouts, done);
   const credSql = (u: string, p: string) => `${creds ? `, ${u} = ?, ${p} = ?` : ''}${heartbeatSql(u.startsWith('SOURCE') ? 'SOURCE' : 'MASTER', timeouts)}`;
   const credParams = creds ? [creds.user, creds.password] : [];

@@ -57,6 +57,24 @@ test('a fenced old primary rejoins only when the new primary has every transacti
   assert.match(converge({ me: 'db1', state: old('0-1-5'), record: record('db3', 3308, 3, '0-1-5'), ...base, canRejoin: false }).detail, /needs `replication:` credentials/);
 });
 
+test('a replica still attached to the previous primary is repointed only when it received nothing after the fork', () => {
+  // db1 (port 3306) was the primary; db3 (3308) took over at fork 0-1-5. db2 still replicates from db1.
+  const rec = (fork?: string): PrimaryRecord => ({ ...record('db3', 3308, 3, fork), previous: { name: 'db1', epoch: 2, host: '127.0.0.1', port: 3306 } });
+  const attached = (received: string): ServerState => ({ ...state(true, replicaOf(3306)), received, applied: received });
+  assert.equal(converge({ me: 'db2', state: attached('0-1-5'), record: rec('0-1-5'), ...base }).kind, 'follow', 'at the fork');
+  assert.equal(converge({ me: 'db2', state: attached('0-1-3'), record: rec('0-1-5'), ...base }).kind, 'follow', 'behind it');
+  // What a stalled primary committed on waking, before its agent fenced it, shipped to a replica still connected.
+  const errant = converge({ me: 'db2', state: attached('0-1-7'), record: rec('0-1-5'), ...base });
+  assert.equal(errant.kind, 'errant');
+  assert.equal(errant.kind === 'errant' && errant.count, 2);
+  assert.match(errant.detail, /received from the previous primary db1 \(127\.0\.0\.1:3306\) transactions db3 \(127\.0\.0\.1:3308\) never received \(errant: 0-1-6\.\.7, after the fork position 0-1-5\); not repointed/);
+  const noFork = converge({ me: 'db2', state: attached('0-1-5'), record: rec(), ...base });
+  assert.equal(noFork.kind, 'none', 'no fork position to check against: not repointed blindly');
+  assert.match(noFork.detail, /no fork position to check what it received against, so repoint it to db3 .* by hand/);
+  // A replica of anyone but the previous primary is repointed as before (MariaDB refuses a diverged one itself).
+  assert.equal(converge({ me: 'db2', state: { ...state(true, replicaOf(3307)), received: '0-1-7' }, record: rec('0-1-5'), ...base }).kind, 'follow');
+});
+
 test('a replica of the right source with a long link timeout is tuned; 0 leaves it alone', () => {
   const rec = record('db3', 3308);
   const slow: ServerState = { ...state(true, replicaOf(3308)), netTimeoutSeconds: 60 };

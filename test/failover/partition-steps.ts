@@ -190,7 +190,7 @@ export type OldFate =
   | { readonly kind: 'rejoined' }
   | { readonly kind: 'errant'; readonly count: number; readonly transactions: string; readonly metric: number };
 
-/** After a heal or thaw: the old primary stays read_only and its agent either rejoins it or reports errant transactions. */
+/** After a heal or thaw: the old primary (or a replica) stays read_only and its agent either rejoins (repoints) it or reports errant transactions. */
 export async function fateOfOld(lab: PartitionLab, old: Member, primary: Member, timeoutMs = 30_000): Promise<OldFate> {
   let writableAt: number | undefined;
   const fate = await until(`${old} rejoined to ${primary} or reported errant`, async () => {
@@ -253,13 +253,23 @@ export async function rejoined(lab: PartitionLab, old: Member, primary: Member):
   await lab.topo.waitReplicaCaughtUp(lab.node(old), 20_000);
 }
 
-/** After a heal or thaw: wait for the old primary's fate, repair it if it holds errant transactions, settle on `primary`. */
-export async function restoreOld(lab: PartitionLab, old: Member, primary: Member): Promise<OldFate> {
+/**
+ * After a heal or thaw: wait for the old primary's fate, repair it if it
+ * holds errant transactions, settle on `primary`. The other replica's fate
+ * too: one still attached to the old primary when it woke up (a thaw) may
+ * have received what it committed before its agent fenced it; its agent
+ * reports those as errant instead of repointing it, and it is repaired the
+ * same way.
+ */
+export async function restoreOld(lab: PartitionLab, old: Member, primary: Member): Promise<OldFate & { readonly follower: OldFate }> {
   const fate = await fateOfOld(lab, old, primary);
+  const follower = others(old).find((m) => m !== primary)!;
+  const followerFate = await fateOfOld(lab, follower, primary);
   if (fate.kind === 'errant') await repairErrant(lab, old, primary);
   else await rejoined(lab, old, primary);
+  if (followerFate.kind === 'errant') await repairErrant(lab, follower, primary);
   await ready(lab, primary);
-  return fate;
+  return { ...fate, follower: followerFate };
 }
 
 export type KillMode = 'mysqld' | 'host';

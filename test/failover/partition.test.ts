@@ -14,11 +14,14 @@
 //  d  etcd gone: the primary fences at its deadline, nobody is promoted, and
 //     it takes writes again when etcd is back;
 //  e  random primary kills (VIGIL_FAILOVER_CHAOS_RUNS, default 5): one new
-//     primary each time, the old one rejoined, never two writable servers.
+//     primary each time, the old one rejoined, never two writable servers;
+//  f  b's wake-up writes reaching the other replica, still attached to the
+//     old primary (its agent stalled too): reported errant, not repointed.
 // One lab for the file; each scenario leaves it settled for the next.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
+import mysql from 'mysql2/promise';
 import { sleep, until, type Member } from './lab.js';
 import { ETCD_HOSTS, PartitionLab } from './partition-lab.js';
 import type { ReadOnlySampler, WriteAck } from './partition-app.js';
@@ -173,7 +176,14 @@ test('b: primary host frozen past the lease ttl, thawed after a promotion: it fe
     await Promise.all([w.stop(), epW.stop()]);
   }
   const fate = await restoreOld(lab, old, expected);
-  log(`${old} after thawing: ${fate.kind === 'errant' ? `${fate.count} errant transactions, rebuilt` : 'rejoined by its agent'}`);
+  const f = fate.follower;
+  log(`${old} after thawing: ${fate.kind === 'errant' ? `${fate.count} errant transactions, rebuilt` : 'rejoined by its agent'}; `
+    + `${follower}: ${f.kind === 'errant' ? `received ${f.count} of them (${f.transactions}) before its agent saw the new record: reported errant, not repointed, rebuilt` : `repointed to ${expected}`}`);
+  if (f.kind === 'errant') {
+    // It can only have received them from the old primary after the fork: the old primary holds them too.
+    assert.equal(fate.kind, 'errant', `${follower} reported errant transactions the old primary does not hold`);
+    assert.ok(fate.kind === 'errant' && f.count <= fate.count, `${follower}: ${f.count} errant, ${old}: ${fate.kind === 'errant' ? fate.count : 0}`);
+  }
 });
 
 test('c: a replica host cut off: no promotion for 15 s, the primary keeps its lease; healed, it replicates again', async () => {
@@ -261,4 +271,61 @@ test('e: random primary kills: one new primary each, the old one rejoined, never
   assert.equal(results.length, runs, 'every kill recovered');
   assert.ok(results.every((r) => r.epochSteps === 1), 'one promotion per kill');
   assert.equal(two.length, 0, `sampler rounds with two writable servers: ${JSON.stringify(two.slice(0, 5))}`);
+});
+
+test('f: a replica still attached to the old primary when it wakes up gets its wake-up write: reported errant, not repointed, then rebuilt', async () => {
+  // b's race made certain: the other replica's agent is stalled through the freeze and the promotion, so its
+  // server is still attached to the old primary when that one wakes and commits what waited in its socket.
+  const old = current;
+  const before = await ready(lab, old);
+  const [expected, follower] = byPriority(others(old));
+  const app = await mysql.createConnection({ host: lab.addr(old), port: lab.node(old).port, user: lab.app.user, password: lab.app.password });
+  app.on('error', () => undefined);
+  const followerAgent = lab.agentPids(follower)[0];
+  let write: Promise<unknown> | undefined;
+  let tThaw = 0;
+  let roAt = 0;
+  process.kill(followerAgent, 'SIGSTOP');
+  try {
+    lab.freeze(old);
+    try {
+      // Sent into the frozen server's socket: it runs the moment mysqld wakes, a few ms before its agent fences it.
+      write = app.query('INSERT INTO app.writes (id, writer, sent_at, server_id) VALUES (?, ?, ?, @@server_id)', [`f-${Date.now()}`, 'f', Date.now()]);
+      write.catch(() => undefined);
+      const rec = await until('a new primary record', async () => { const r = await lab.record(); return r && r.epoch > before.epoch && r; }, 40_000, 20)
+        .catch(async (err: Error) => { throw new Error(`${err.message}\n${await lab.explain()}`); });
+      assert.equal(rec.name, expected);
+      current = expected;
+      assert.ok(await replicatesFrom(lab, follower, old) || (await lab.node(follower).socketQuery<Record<string, unknown>>('SHOW REPLICA STATUS'))[0]?.Master_Host === lab.addr(old),
+        `${follower} is still attached to ${old}`);
+    } finally {
+      const oldWatch = ReadOnlyWatch.socket(lab, old, 5);
+      tThaw = Date.now();
+      lab.thaw(old);
+      roAt = await oldWatch.when(1, 10_000, `${old} read_only after thawing`).finally(() => oldWatch.stop());
+      wakeUps.push([tThaw - 300, roAt]);
+    }
+    await write.catch((err: Error) => assert.fail(`the write waiting in ${old}'s socket did not commit on waking (${err.message}): its agent fenced first`));
+    const oldBinlog = String((await lab.node(old).socketQuery<{ p: string }>('SELECT @@gtid_binlog_pos AS p'))[0].p);
+    await until(`${follower} received ${old}'s wake-up write (${oldBinlog})`, async () =>
+      String((await lab.node(follower).socketQuery<Record<string, unknown>>('SHOW REPLICA STATUS'))[0]?.Gtid_IO_Pos) === oldBinlog, 20_000);
+  } finally {
+    process.kill(followerAgent, 'SIGCONT');
+    await app.end().catch(() => app.destroy());
+  }
+  const fate = await fateOfOld(lab, old, expected);
+  assert.equal(fate.kind, 'errant', 'the old primary committed the wake-up write after the fork');
+  const f = await until(`${follower}'s agent reports errant transactions`, async () => (await orders(lab, follower)).errant, 15_000);
+  const st = await orders(lab, follower);
+  log(`froze ${old} (and ${follower}'s agent): ${expected} promoted; ${old} read_only ${roAt - tThaw} ms after thawing; `
+    + `${follower} received the wake-up write: ${f.count} errant (${f.transactions}): ${st.alignment?.detail}`);
+  assert.equal(fate.kind === 'errant' && fate.transactions, f.transactions, 'the same transactions the old primary holds');
+  assert.equal(await lab.agents[follower].metric('vigil_mysql_errant_transactions', { cluster: 'orders' }), f.count);
+  assert.match(st.alignment?.detail ?? '', /received from the previous primary .* never received .*not repointed/);
+  await sleep(1000);
+  assert.ok(!(await replicatesFrom(lab, follower, expected)), `${follower} was not repointed to ${expected}`);
+  assert.equal(await readOnly(lab, follower), 1);
+  const restored = await restoreOld(lab, old, expected);
+  assert.equal(restored.follower.kind, 'errant');
+  log(`${old} and ${follower} rebuilt from ${expected}`);
 });
