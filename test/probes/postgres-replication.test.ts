@@ -220,12 +220,15 @@ describe('postgres_replication + postgres_heartbeat (real primary + streaming st
       assert.match(text, /vigil_postgres_wal_receiver_streaming\{probe="pg-standby"\} 1/);
       assert.match(text, /vigil_postgres_standby_sync_state\{probe="pg-primary",standby="standby-b",client="127\.0\.0\.1",sync_state="async"\} 1/);
 
-      const probe = standbyProbe({ heartbeat: true, max_lag: '2s', max_lag_bytes: '1MiB' });
+      const probe = standbyProbe({ heartbeat: true, max_lag: '3s', max_lag_bytes: '1MiB' });
       const runs: ProbeResult[] = [];
       for (let i = 0; i < 10; i++) runs.push(await probe.run());
       for (const r of runs) assert.equal(r.ok, true, r.message);
       const r = runs[0];
-      assert.ok(hbLag(r)! >= 0 && hbLag(r)! < 1.5, `heartbeat lag ${hbLag(r)}`);
+      // The agent's writer runs every 1 s: near 0 means within two of its intervals, plus half a second for a
+      // freshly started agent's first runs on a loaded machine (1.6 s seen in a full CI run). A stopped writer or
+      // replay grows past it within seconds (test A bounds the idle case, the SIGKILL test the stopped one).
+      assert.ok(hbLag(r)! >= 0 && hbLag(r)! < 2.5, `heartbeat lag ${hbLag(r)}`);
       assert.ok(bytes(r)! < 64 * 1024, `replay lag ${bytes(r)} bytes`);
       assert.equal(observation(r, 'postgres_wal_receiver_streaming'), 1);
       assert.equal(observation(r, 'postgres_replay_paused'), 0);
