@@ -81,39 +81,48 @@ export function converge({ me, state, record, bootstrap, canRejoin, netTimeoutSe
  * REPLICA would otherwise slip through).
  */
 export function divergedReplica(state: ServerState, record: PrimaryRecord): Convergence | undefined {
-  const r = state.replica!;
+  const r = state.replica;
   const prev = record.previous;
-  if (!prev || prev.host !== r.sourceHost || prev.port !== r.sourcePort) return undefined;
+  if (!r || !prev || prev.host !== r.sourceHost || prev.port !== r.sourcePort) return undefined;
   const primary = `${record.name} (${describeEndpoint(record)})`;
   const old = `${prev.name} (${describeEndpoint({ host: prev.host, port: prev.port })})`;
-  if (typeof record.fork_gtid !== 'string') {
+  const past = pastFork(state, state.received, record);
+  if (past.kind === 'no_fork') {
     return { kind: 'none', detail: `replicates from the previous primary ${old}; the record (epoch ${record.epoch}) has no fork position to check what it received against, so repoint it to ${primary} by hand once its data is checked` };
   }
-  let errant: string;
-  let count: number;
-  try {
-    ({ text: errant, count } = errantPart(parseGtid(state.flavor, state.received), parseGtid(state.flavor, record.fork_gtid)));
-  } catch (err) {
-    return { kind: 'none', detail: `replicates from the previous primary ${old}; cannot compare what it received with the fork position (${(err as Error).message}); repoint it to ${primary} by hand` };
+  if (past.kind === 'unreadable') {
+    return { kind: 'none', detail: `replicates from the previous primary ${old}; cannot compare what it received with the fork position (${past.why}); repoint it to ${primary} by hand` };
   }
-  if (!errant) return undefined;
-  return { kind: 'errant', errant, count, detail: `received from the previous primary ${old} transactions ${primary} never received (errant: ${errant}, after the fork position ${record.fork_gtid || 'empty'}); `
+  if (!past.errant) return undefined;
+  return { kind: 'errant', errant: past.errant, count: past.count, detail: `received from the previous primary ${old} transactions ${primary} never received (errant: ${past.errant}, after the fork position ${record.fork_gtid || 'empty'}); `
     + 'not repointed: it stays read_only and out of the cluster until an operator deals with them (docs/runbooks.md#errant-transactions)' };
+}
+
+type PastFork =
+  | { readonly kind: 'no_fork' }
+  | { readonly kind: 'unreadable'; readonly why: string }
+  | { readonly kind: 'compared'; readonly errant: string; readonly count: number };
+
+/** What `held` (GTIDs of the local server) has beyond the record's fork position: the one comparison both old primaries and replicas get. */
+function pastFork(state: ServerState, held: string, record: PrimaryRecord): PastFork {
+  if (typeof record.fork_gtid !== 'string') return { kind: 'no_fork' };
+  try {
+    const { text, count } = errantPart(parseGtid(state.flavor, held), parseGtid(state.flavor, record.fork_gtid));
+    return { kind: 'compared', errant: text, count };
+  } catch (err) {
+    return { kind: 'unreadable', why: (err as Error).message };
+  }
 }
 
 /** A read_only server that replicates from nobody: an old primary (or a new, empty server). */
 function rejoinOrStay(state: ServerState, record: PrimaryRecord, canRejoin: boolean): Convergence {
   const primary = `${record.name} (${describeEndpoint(record)})`;
-  if (!record.fork_gtid && record.fork_gtid !== '') {
+  const past = pastFork(state, state.binlog, record);
+  if (past.kind === 'no_fork') {
     return { kind: 'none', detail: `fenced: read_only, not a replica; the record (epoch ${record.epoch}) has no fork position to check it against, so rejoin it to ${primary} by hand once its data is checked` };
   }
-  let errant: string;
-  let count: number;
-  try {
-    ({ text: errant, count } = errantPart(parseGtid(state.flavor, state.binlog), parseGtid(state.flavor, record.fork_gtid)));
-  } catch (err) {
-    return { kind: 'none', detail: `fenced: cannot compare its GTIDs with the fork position (${(err as Error).message}); rejoin it by hand` };
-  }
+  if (past.kind === 'unreadable') return { kind: 'none', detail: `fenced: cannot compare its GTIDs with the fork position (${past.why}); rejoin it by hand` };
+  const { errant, count } = past;
   if (errant) {
     return { kind: 'errant', errant, count, detail: `fenced: holds transactions ${primary} never received (errant: ${errant}); it stays read_only and out of the cluster until an operator deals with them (docs/runbooks.md#errant-transactions)` };
   }

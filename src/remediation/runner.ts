@@ -23,8 +23,7 @@ import { breaker, governingAction, markBusy, relevant, resetBreaker, seed } from
 import { compileRule, retentionMs, settingsOf, type ProbeThresholds, type Settings } from './rules.js';
 import { buildStatus } from './status.js';
 import type { FleetGate } from './fleet-gate.js';
-import { BLOCK_REASONS } from './types.js';
-import { EMPTY_RULE_STATE, type OperatorHold, type Decision, type DecisionContext, type RuleSpec, type RuleState } from './types.js';
+import { BLOCK_REASONS, EMPTY_RULE_STATE, type OperatorHold, type Decision, type DecisionContext, type RuleSpec, type RuleState } from './types.js';
 
 export const JOURNAL_MAX_BYTES = 1024 * 1024;
 /** The outcomes vigil_remediation_actions_total counts (reconciled ones have their own counter). */
